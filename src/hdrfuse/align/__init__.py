@@ -1,0 +1,125 @@
+"""Global alignment of a bracket onto its reference frame.
+
+- ``mtb``: Ward's median threshold bitmaps (OpenCV ``AlignMTB``), integer translations; robust to
+  exposure differences, for small tripod drift.
+- ``ecc``: an ECC homography (Evangelidis & Psarakis 2008, OpenCV ``findTransformECC``) on
+  histogram-equalised grey images, started from the MTB shift; for hand-held brackets.
+- ``none``: the default, for tripod brackets.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+from ..bracket import Bracket
+from ..errors import InputError
+
+ALIGN_METHODS = ("none", "mtb", "ecc")
+
+
+def _grey_u8(frame: np.ndarray) -> np.ndarray:
+    from .._cv import cv2
+
+    return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+
+
+def mtb_shift(reference_u8: np.ndarray, moving_u8: np.ndarray, max_bits: int | None = None) -> tuple[int, int]:
+    """Integer ``(dx, dy)`` that moves ``moving`` onto ``reference`` (OpenCV ``AlignMTB``).
+
+    ``max_bits`` pyramid levels search shifts up to ``2^max_bits`` pixels; by default as many as keep
+    the coarsest level at least 16 pixels on its short side (at most 6), because OpenCV's search
+    goes wrong on a coarsest level of a few pixels.
+    """
+    from .._cv import cv2
+
+    if max_bits is None:
+        short = min(reference_u8.shape[:2])
+        max_bits = int(np.clip(np.floor(np.log2(max(short, 1) / 16.0)), 0, 6))
+    mtb = cv2.createAlignMTB(max_bits=max_bits, exclude_range=4, cut=False)
+    dx, dy = mtb.calculateShift(_grey_u8(reference_u8), _grey_u8(moving_u8))
+    return int(dx), int(dy)
+
+
+def ecc_homography(
+    reference_u8: np.ndarray, moving_u8: np.ndarray, max_side: int = 1024, iterations: int = 200
+) -> np.ndarray:
+    """3x3 homography mapping reference pixel coordinates to ``moving`` ones (ECC, coarse scale).
+
+    Exposure differences are taken out by equalising both grey images' histograms; the search runs
+    on a copy at most ``max_side`` pixels long and starts from the MTB translation. Raises
+    ``RuntimeError`` if ECC does not converge.
+    """
+    from .._cv import cv2
+
+    h, w = reference_u8.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    size = (max(8, round(w * scale)), max(8, round(h * scale)))
+
+    def prepare(frame: np.ndarray) -> np.ndarray:
+        grey = cv2.equalizeHist(_grey_u8(frame))
+        small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        return small.astype(np.float32) / 255.0
+
+    ref, mov = prepare(reference_u8), prepare(moving_u8)
+    dx, dy = mtb_shift(reference_u8, moving_u8)
+    warp = np.eye(3, dtype=np.float32)
+    warp[0, 2], warp[1, 2] = -dx * scale, -dy * scale
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, 1e-6)
+    try:
+        _, warp = cv2.findTransformECC(ref, mov, warp, cv2.MOTION_HOMOGRAPHY, criteria, None, 5)
+    except cv2.error as err:
+        raise RuntimeError(f"ECC did not converge ({str(err).strip().splitlines()[-1]})") from err
+    s = np.diag([scale, scale, 1.0])
+    return (np.linalg.inv(s) @ warp.astype(np.float64) @ s).astype(np.float64)
+
+
+def _warp(frame: np.ndarray, homography: np.ndarray) -> np.ndarray:
+    from .._cv import cv2
+
+    h, w = frame.shape[:2]
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    return cv2.warpPerspective(frame, homography.astype(np.float64), (w, h), flags=flags,
+                               borderMode=cv2.BORDER_REPLICATE)
+
+
+def align(bracket: Bracket, method: str = "none") -> tuple[Bracket, dict[str, np.ndarray]]:
+    """Align every frame onto ``bracket.reference``.
+
+    Returns:
+        The aligned bracket and ``{"homographies": [N, 3, 3]}`` (reference -> frame coordinates).
+
+    Example:
+        >>> import numpy as np
+        >>> from hdrfuse.bracket import make_bracket
+        >>> rng = np.random.default_rng(0)
+        >>> base = rng.uniform(0.2, 0.8, (64, 64, 3)).astype(np.float32)
+        >>> aligned, info = align(make_bracket([base * 0.5, base]), "mtb")
+        >>> info["homographies"].shape
+        (2, 3, 3)
+    """
+    if method not in ALIGN_METHODS:
+        raise InputError(f"unknown alignment '{method}' (choose from {', '.join(ALIGN_METHODS)})")
+    homographies = np.repeat(np.eye(3)[None], bracket.n, axis=0)
+    if method == "none":
+        return bracket, {"homographies": homographies}
+    frames_u8 = bracket.uint8_frames()
+    floats = bracket.numpy_frames()
+    ref = bracket.reference
+    out = []
+    for i, frame in enumerate(floats):
+        if i != ref:
+            dx, dy = mtb_shift(frames_u8[ref], frames_u8[i])
+            homographies[i] = np.array([[1, 0, -dx], [0, 1, -dy], [0, 0, 1]], dtype=np.float64)
+            if method == "ecc":
+                try:
+                    homographies[i] = ecc_homography(frames_u8[ref], frames_u8[i])
+                except RuntimeError as err:
+                    name = bracket.paths[i] or f"frame {i}"
+                    warnings.warn(f"{name}: {err}; using the MTB shift", stacklevel=2)
+            frame = _warp(frame, homographies[i])
+        out.append(frame)
+    frames = torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous().clamp_(0.0, 1.0)
+    return bracket.with_frames(frames), {"homographies": homographies}

@@ -1,0 +1,91 @@
+"""Camera response calibration and HDR radiance merge (Debevec & Malik 1997).
+
+P. E. Debevec, J. Malik, "Recovering High Dynamic Range Radiance Maps from Photographs",
+SIGGRAPH 1997.
+
+The response curve is solved by OpenCV's ``CalibrateDebevec`` (the paper's least-squares system
+with a smoothness term). The merge is the paper's equation 6, a hat-weighted mean in the log
+domain, ``ln E = sum_j w(Z_j) (ln f^-1(Z_j) - ln t_j) / sum_j w(Z_j)``, written here so that pixels
+clipped in every frame get a sensible value (the shortest exposure's reading for highlights, the
+longest one's for shadows) instead of the 0/0 of a plain weighted mean.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+
+
+def calibrate_response(
+    frames_u8: list[np.ndarray], times: np.ndarray, samples: int = 70, smoothness: float = 10.0
+) -> np.ndarray:
+    """Inverse camera response ``[256, 3]`` (RGB): the linear exposure ``E * t`` of each 8-bit code.
+
+    Solved by ``cv2.createCalibrateDebevec`` up to one global scale (OpenCV fixes ``f^-1(128) = 1``).
+    Uses a fixed random seed, so the same bracket always gives the same curve.
+    """
+    from .._cv import cv2
+
+    if len(frames_u8) != len(times):
+        raise InputError(f"{len(frames_u8)} frames but {len(times)} exposure times")
+    cv2.setRNGSeed(1997)
+    bgr = [np.ascontiguousarray(f[:, :, ::-1]) for f in frames_u8]
+    calibrate = cv2.createCalibrateDebevec(samples=samples, lambda_=smoothness, random=False)
+    response = calibrate.process(bgr, np.asarray(times, dtype=np.float32))
+    response = response.reshape(256, 3)[:, ::-1].astype(np.float64)
+    # the solution is monotonic in theory; enforce it so noise never inverts the order of codes
+    response = np.maximum.accumulate(np.maximum(response, 1e-8), axis=0)
+    return np.ascontiguousarray(response.astype(np.float32))
+
+
+def hat_weights() -> np.ndarray:
+    """Debevec's triangle weight per 8-bit code: ``min(z, 255 - z)``, zero at 0 and 255."""
+    z = np.arange(256, dtype=np.float32)
+    return np.minimum(z, 255.0 - z)
+
+
+def merge_debevec(frames_u8: list[np.ndarray], times: np.ndarray, response: np.ndarray) -> np.ndarray:
+    """Merge 8-bit frames into a linear radiance map ``HxWx3`` float32 with a known response.
+
+    Pixels with zero total weight (clipped in every frame) take the estimate of the frame that
+    clips least: the shortest exposure where all are bright, the longest where all are dark.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    log_response = np.log(response.astype(np.float64)).astype(np.float32)
+    weights = hat_weights()
+    shape = frames_u8[0].shape
+    num = np.zeros(shape, np.float32)
+    den = np.zeros(shape, np.float32)
+    channel = np.arange(3)
+    for frame, t in zip(frames_u8, times):
+        w = weights[frame]
+        num += w * (log_response[frame, channel] - np.float32(np.log(t)))
+        den += w
+    shortest, longest = int(np.argmin(times)), int(np.argmax(times))
+    fallback_bright = log_response[frames_u8[shortest], channel] - np.float32(np.log(times[shortest]))
+    fallback_dark = log_response[frames_u8[longest], channel] - np.float32(np.log(times[longest]))
+    bright = frames_u8[shortest] >= 128
+    fallback = np.where(bright, fallback_bright, fallback_dark)
+    log_e = np.where(den > 0, num / np.maximum(den, 1e-8), fallback)
+    return np.exp(log_e).astype(np.float32)
+
+
+def debevec1997(
+    frames_u8: list[np.ndarray], times: np.ndarray, response: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrate (unless ``response`` is given) and merge; returns ``(hdr HxWx3, response [256, 3])``.
+
+    Example:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> radiance = rng.uniform(0.01, 1.0, (32, 32, 3))
+        >>> times = np.array([0.25, 1.0, 4.0])
+        >>> frames = [np.clip(255 * (radiance * t) ** (1 / 2.2), 0, 255).astype(np.uint8) for t in times]
+        >>> hdr, response = debevec1997(frames, times)
+        >>> hdr.shape, response.shape
+        ((32, 32, 3), (256, 3))
+    """
+    if response is None:
+        response = calibrate_response(frames_u8, times)
+    return merge_debevec(frames_u8, times, response), response

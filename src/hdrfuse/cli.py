@@ -1,0 +1,194 @@
+"""The ``hdrfuse`` command: ``fuse``, ``info``, ``methods``, ``example``.
+
+Bad input prints one line, ``hdrfuse: error: FILE: problem``, on stderr and exits with status 2;
+nothing is written then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+EXIT_BAD_INPUT = 2
+
+
+def _add_bracket_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", help="image files of one bracket, or a folder holding them")
+    p.add_argument("--exposure-times", metavar="T1,T2,...",
+                   help="exposure time of each input in seconds, in the order given (1/250,1/60,1/15); "
+                        "default: EXIF, else estimated from the pixels")
+    p.add_argument("--reference", metavar="K",
+                   help="reference frame: index in darkest-first order, or a file name (default: middle)")
+    p.add_argument("--max-pixels", type=int, default=None,
+                   help="refuse frames with more pixels than this (default 200000000 or $HDRFUSE_MAX_PIXELS)")
+    p.add_argument("--ignore-exif", action="store_true", help="do not read EXIF (orientation, exposure)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from .align import ALIGN_METHODS
+    from .classical.tonemap import TONEMAPPERS
+    from .methods import DEFAULT_METHOD
+
+    parser = argparse.ArgumentParser(prog="hdrfuse", description="Fuse exposure brackets into one image.")
+    parser.add_argument("--version", action="version", version=f"hdrfuse {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    fuse = sub.add_parser("fuse", help="fuse a bracket into one image (or an HDR radiance map)")
+    _add_bracket_options(fuse)
+    fuse.add_argument("-o", "--output", required=True,
+                      help="output file: .jpg/.png (8-bit), .tif (16-bit), .hdr/.exr (float)")
+    fuse.add_argument("-m", "--method", default=DEFAULT_METHOD, help=f"method (default {DEFAULT_METHOD}; "
+                      "see 'hdrfuse methods')")
+    fuse.add_argument("--align", default="none", choices=ALIGN_METHODS,
+                      help="global alignment: none (tripod, default), mtb (shifts), ecc (hand-held)")
+    fuse.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    fuse.add_argument("--tonemap", default="reinhard", choices=sorted(TONEMAPPERS),
+                      help="tonemapper for HDR previews and 8-bit outputs of HDR methods (default reinhard)")
+    fuse.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    fuse.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+
+    info = sub.add_parser("info", help="frames, sizes, bit depth and exposures of a bracket")
+    _add_bracket_options(info)
+
+    sub.add_parser("methods", help="list the available methods")
+
+    example = sub.add_parser("example", help="write a small example bracket (3 JPEGs with EXIF)")
+    example.add_argument("folder", help="folder to write into (created if missing)")
+    example.add_argument("--seed", type=int, default=0)
+    example.add_argument("--overwrite", action="store_true")
+    return parser
+
+
+def _load(args: argparse.Namespace):  # noqa: ANN202 - returns a Bracket
+    from .bracket import make_bracket
+    from .io.read import parse_exposure_times
+
+    times = parse_exposure_times(args.exposure_times) if args.exposure_times else None
+    return make_bracket(args.inputs, exposure_times=times, reference=args.reference,
+                        max_pixels=args.max_pixels, use_exif=not args.ignore_exif, show_progress=True)
+
+
+def preview_path(output: Path) -> Path:
+    """Where the tonemapped preview of an HDR output goes: ``out.exr`` -> ``out.preview.jpg``."""
+    return output.with_name(output.stem + ".preview.jpg")
+
+
+def _cmd_fuse(args: argparse.Namespace) -> int:
+    from .api import run_method
+    from .classical.tonemap import tonemap
+    from .io.write import check_output_path, is_hdr_path, write_image
+    from .methods import get_method, resolve_device
+
+    method = get_method(args.method)
+    device = resolve_device(args.device)
+    output = check_output_path(args.output, args.overwrite)
+    hdr_out = is_hdr_path(output)
+    if method.kind == "hdr" and hdr_out:
+        check_output_path(preview_path(output), args.overwrite)
+    start = time.perf_counter()
+    bracket = _load(args)
+    if sys.stderr.isatty() and not args.quiet:
+        print(f"fusing {bracket.n} frames with {method.name} on {device} ...", file=sys.stderr)
+    result = run_method(bracket, method.name, args.align, device)
+    image = result.image
+    if result.kind == "hdr" and not hdr_out:
+        image = tonemap(image, args.tonemap)
+    write_image(output, image, overwrite=args.overwrite)
+    written = [output]
+    if result.kind == "hdr" and hdr_out:
+        written.append(write_image(preview_path(output), tonemap(result.image, args.tonemap),
+                                   overwrite=args.overwrite))
+    if not args.quiet:
+        h, w = bracket.size
+        seconds = time.perf_counter() - start
+        print(f"wrote {', '.join(map(str, written))} ({method.name}, {bracket.n} frames {w}x{h}, "
+              f"align {args.align}, {seconds:.1f} s)")
+    return 0
+
+
+def _fmt_time(t: float | None) -> str:
+    if t is None:
+        return "-"
+    if t < 1:
+        frac = Fraction(t).limit_denominator(100000)
+        return f"1/{round(1 / t)}" if abs(1 / t - round(1 / t)) < 1e-6 * (1 / t) else str(frac)
+    return f"{t:g}"
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    bracket = _load(args)
+    h, w = bracket.size
+    print(f"{bracket.n} frames, {w}x{h}, {bracket.bit_depth}-bit, exposures from {bracket.exposure_source}, "
+          f"reference {bracket.reference}")
+    ev = bracket.ev()
+    rows = [("#", "file", "exposure", "EV", "f/", "ISO", "mean")]
+    for i in range(bracket.n):
+        e = bracket.exif[i]
+        t = None if bracket.exposure_times is None else float(bracket.exposure_times[i])
+        rows.append((
+            f"{i}{'*' if i == bracket.reference else ''}",
+            Path(bracket.paths[i]).name if bracket.paths[i] else f"frame {i}",
+            _fmt_time(t) + ("" if bracket.exposure_source != "estimated" else " (est.)"),
+            "-" if ev is None else f"{ev[i]:+.2f}",
+            "-" if e.f_number is None else f"{e.f_number:g}",
+            "-" if e.iso is None else f"{e.iso:g}",
+            f"{float(bracket.frames[i].mean()):.3f}",
+        ))
+    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(wd) for c, wd in zip(r, widths)).rstrip())
+    return 0
+
+
+def _cmd_methods(args: argparse.Namespace) -> int:
+    from .methods import DEFAULT_METHOD, available_methods
+
+    for name, m in sorted(available_methods().items()):
+        star = " (default)" if name == DEFAULT_METHOD else ""
+        print(f"{name:10s} {m.kind}  {m.description}{star}")
+    return 0
+
+
+def _cmd_example(args: argparse.Namespace) -> int:
+    from .example import write_example
+
+    paths = write_example(args.folder, seed=args.seed, overwrite=args.overwrite)
+    print(f"wrote {len(paths)} frames to {args.folder}: " + ", ".join(p.name for p in paths))
+    return 0
+
+
+COMMANDS = {"fuse": _cmd_fuse, "info": _cmd_info, "methods": _cmd_methods, "example": _cmd_example}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``hdrfuse`` command; returns the exit status."""
+    args = _parser().parse_args(argv)
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        print(f"hdrfuse: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show
+    try:
+        return COMMANDS[args.command](args)
+    except InputError as err:
+        print(f"hdrfuse: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except MemoryError:
+        print("hdrfuse: error: out of memory (try smaller frames or --device cuda)", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("hdrfuse: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Writing images atomically: PNG/JPEG (8-bit), TIFF (16-bit), Radiance ``.hdr`` and OpenEXR ``.exr``.
+
+Every writer encodes into a temporary file beside the target and then moves it into place, so a
+crash never leaves a half-written output; an existing file is kept unless ``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+LDR_EXTENSIONS = (".png", ".jpg", ".jpeg")
+HDR_EXTENSIONS = (".hdr", ".exr")
+TIFF_EXTENSIONS = (".tif", ".tiff")
+OUTPUT_EXTENSIONS = LDR_EXTENSIONS + TIFF_EXTENSIONS + HDR_EXTENSIONS
+
+
+def is_hdr_path(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names a floating-point HDR format (``.hdr``, ``.exr``)."""
+    return Path(path).suffix.lower() in HDR_EXTENSIONS
+
+
+def check_output_path(path: str | os.PathLike[str], overwrite: bool = False) -> Path:
+    """Validate an output path before any work is done; raise :class:`InputError` if unusable."""
+    path = Path(path)
+    if path.suffix.lower() not in OUTPUT_EXTENSIONS:
+        raise InputError(
+            f"unknown output format '{path.suffix}' (use one of {', '.join(OUTPUT_EXTENSIONS)})", path
+        )
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError("output folder does not exist", parent)
+    if not os.access(parent, os.W_OK):
+        raise InputError("output folder is not writable", parent)
+    if path.exists() and not overwrite:
+        raise InputError("output exists (use --overwrite to replace it)", path)
+    if path.is_dir():
+        raise InputError("output path is a folder", path)
+    return path
+
+
+def _check_image(image: np.ndarray, path: Path) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[:, :, None].repeat(3, axis=2)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise InputError(f"can only write HxWx3 images, got shape {image.shape}", path)
+    return image
+
+
+def _quantise(image: np.ndarray, bits: int) -> np.ndarray:
+    top = (1 << bits) - 1
+    if image.dtype.kind in "ui":
+        return image.astype(np.uint8 if bits == 8 else np.uint16)
+    scaled = np.clip(np.nan_to_num(image.astype(np.float32), nan=0.0), 0.0, 1.0) * top
+    return np.floor(scaled + 0.5).astype(np.uint8 if bits == 8 else np.uint16)
+
+
+def _encode(image: np.ndarray, tmp: Path, suffix: str, quality: int) -> None:
+    from .._cv import cv2
+
+    if suffix in LDR_EXTENSIONS:
+        bgr = _quantise(image, 8)[:, :, ::-1]
+        params = [cv2.IMWRITE_JPEG_QUALITY, quality] if suffix in (".jpg", ".jpeg") else []
+        ok = cv2.imwrite(str(tmp), np.ascontiguousarray(bgr), params)
+    elif suffix in TIFF_EXTENSIONS:
+        import tifffile
+
+        tifffile.imwrite(tmp, _quantise(image, 16), photometric="rgb", compression="zlib")
+        ok = True
+    elif suffix == ".hdr":
+        rgb = np.clip(np.nan_to_num(image.astype(np.float32)), 0.0, None)
+        ok = cv2.imwrite(str(tmp), np.ascontiguousarray(rgb[:, :, ::-1]))
+    elif suffix == ".exr":
+        import OpenEXR
+
+        rgb = np.ascontiguousarray(np.nan_to_num(image.astype(np.float32)))
+        header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+        OpenEXR.File(header, {"RGB": rgb}).write(str(tmp))
+        ok = True
+    else:  # pragma: no cover - check_output_path refuses these first
+        raise InputError(f"unknown output format '{suffix}'", tmp)
+    if not ok:
+        raise InputError("the image encoder failed", tmp)
+
+
+def write_image(
+    path: str | os.PathLike[str], image: np.ndarray, overwrite: bool = False, quality: int = 95
+) -> Path:
+    """Write an HxWx3 RGB image atomically; the format follows the file name.
+
+    ``.png``/``.jpg``: 8-bit, values in [0, 1] (clipped) or uint8. ``.tif``: 16-bit, values in
+    [0, 1] or uint16. ``.hdr``/``.exr``: float32 linear values as given (``.hdr`` clips negatives).
+
+    Example:
+        >>> import numpy as np, tempfile, os
+        >>> out = os.path.join(tempfile.mkdtemp(), "grey.png")
+        >>> _ = write_image(out, np.full((4, 4, 3), 0.5, np.float32))
+        >>> os.path.getsize(out) > 0
+        True
+    """
+    path = check_output_path(path, overwrite)
+    image = _check_image(image, path)
+    suffix = path.suffix.lower()
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent or ".")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        _encode(image, tmp, suffix, quality)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)  # fails if someone created the file meanwhile: never clobber
+            tmp.unlink()
+    except FileExistsError as err:
+        raise InputError("output exists (use --overwrite to replace it)", path) from err
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def read_hdr(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read a Radiance ``.hdr`` or OpenEXR ``.exr`` file as HxWx3 float32 linear RGB."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", path)
+    if path.suffix.lower() == ".exr":
+        import OpenEXR
+
+        try:
+            with OpenEXR.File(str(path)) as exr:
+                channels = exr.channels()
+                if "RGB" in channels:
+                    data = channels["RGB"].pixels
+                elif "RGBA" in channels:
+                    data = channels["RGBA"].pixels[:, :, :3]
+                else:
+                    data = np.stack([channels[c].pixels for c in ("R", "G", "B")], axis=-1)
+        except InputError:
+            raise
+        except Exception as err:
+            raise InputError(f"not a readable OpenEXR file ({err})", path) from err
+        return np.ascontiguousarray(data.astype(np.float32))
+    from .._cv import cv2
+
+    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if data is None or data.ndim != 3:
+        raise InputError("not a readable Radiance HDR file", path)
+    return np.ascontiguousarray(data[:, :, ::-1].astype(np.float32))

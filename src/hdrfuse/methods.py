@@ -1,0 +1,118 @@
+"""The method registry: a name -> a callable that turns a :class:`Bracket` into a :class:`Result`.
+
+Built in: ``mertens`` (exposure fusion, the default) and ``debevec`` (HDR radiance merge). Learned
+engines register themselves the same way::
+
+    @register("mymethod", kind="ldr", description="...")
+    def _mymethod(bracket: Bracket, device: torch.device) -> Result: ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .bracket import Bracket, estimate_exposure_times
+from .errors import InputError
+
+DEFAULT_METHOD = "mertens"
+
+
+@dataclass
+class Result:
+    """What a method returns.
+
+    Attributes:
+        image: HxWx3 float32: display values in [0, 1] (``kind == "ldr"``) or linear radiance (``"hdr"``).
+        kind: ``"ldr"`` or ``"hdr"``.
+        maps: explanatory maps by name (weights, confidence, ...), each HxW or NxHxW float32.
+        info: small facts about the run (the response curve, exposure times used, ...).
+    """
+
+    image: np.ndarray
+    kind: str
+    maps: dict[str, np.ndarray] = field(default_factory=dict)
+    info: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Method:
+    """A registered method."""
+
+    name: str
+    kind: str
+    description: str
+    run: Callable[[Bracket, torch.device], Result]
+
+
+_REGISTRY: dict[str, Method] = {}
+
+
+def register(name: str, kind: str, description: str) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
+    """Decorator that registers ``fn(bracket, device) -> Result`` under ``name``."""
+    if kind not in ("ldr", "hdr"):
+        raise ValueError(f"kind must be 'ldr' or 'hdr', got {kind!r}")
+
+    def decorate(fn: Callable[..., Result]) -> Callable[..., Result]:
+        _REGISTRY[name] = Method(name, kind, description, fn)
+        return fn
+
+    return decorate
+
+
+def unregister(name: str) -> None:
+    """Remove a registered method (for plug-ins and tests)."""
+    _REGISTRY.pop(name, None)
+
+
+def available_methods() -> dict[str, Method]:
+    """All registered methods by name."""
+    return dict(_REGISTRY)
+
+
+def get_method(name: str) -> Method:
+    """The method called ``name``; :class:`InputError` listing the choices otherwise."""
+    if name not in _REGISTRY:
+        raise InputError(f"unknown method '{name}' (choose from {', '.join(sorted(_REGISTRY))})")
+    return _REGISTRY[name]
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without a GPU is an input error."""
+    if isinstance(device, torch.device):
+        return device
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {device}: no CUDA GPU is available (use --device cpu)")
+    try:
+        return torch.device(device)
+    except RuntimeError as err:
+        raise InputError(f"--device {device}: not a device ({err})") from err
+
+
+@register("mertens", kind="ldr", description="Exposure fusion, Mertens et al. 2007 (classical)")
+def _mertens(bracket: Bracket, device: torch.device) -> Result:
+    from .classical.mertens2007 import mertens2007
+
+    with torch.no_grad():
+        fused, weights = mertens2007(bracket.frames.to(device))
+    return Result(
+        image=fused.permute(1, 2, 0).cpu().numpy(),
+        kind="ldr",
+        maps={"weights": weights.cpu().numpy()},
+    )
+
+
+@register("debevec", kind="hdr", description="HDR radiance merge with CRF calibration, Debevec & Malik 1997")
+def _debevec(bracket: Bracket, device: torch.device) -> Result:
+    from .classical.debevec1997 import debevec1997
+
+    times = bracket.exposure_times
+    if times is None:
+        times = estimate_exposure_times(bracket.frames)
+    hdr, response = debevec1997(bracket.uint8_frames(), times)
+    return Result(image=hdr, kind="hdr", info={"response": response, "exposure_times": times})

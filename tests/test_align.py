@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import shared_dir, textured_scene
+
+from hdrfuse._cv import cv2
+from hdrfuse.align import align, ecc_homography, mtb_shift
+from hdrfuse.bracket import make_bracket
+from hdrfuse.errors import InputError
+
+
+def _ldr(scene: np.ndarray, t: float) -> np.ndarray:
+    return np.clip(255 * np.power(np.clip(scene * t, 0, 1), 1 / 2.2) + 0.5, 0, 255).astype(np.uint8)
+
+
+def test_mtb_recovers_integer_shift_across_exposures() -> None:
+    scene = textured_scene(160, 200, seed=5, dynamic_range=100.0)
+    ref = _ldr(scene, 4.0)
+    moved = _ldr(np.roll(scene, shift=(3, -5), axis=(0, 1)), 16.0)  # 2 stops brighter and shifted
+    assert mtb_shift(ref, moved) == (5, -3)
+
+
+def test_ecc_recovers_homography() -> None:
+    scene = textured_scene(240, 320, seed=7, dynamic_range=100.0)
+    ref = _ldr(scene, 4.0)
+    angle = np.deg2rad(1.5)
+    true = np.array([[np.cos(angle), -np.sin(angle), 4.0], [np.sin(angle), np.cos(angle), -2.5], [0, 0, 1]])
+    # moved(x) = scene(true @ x), so the reference -> moved map that ECC must find is inv(true)
+    moved_scene = cv2.warpPerspective(scene, np.linalg.inv(true), (320, 240), borderMode=cv2.BORDER_REFLECT)
+    moved = _ldr(moved_scene, 1.0)
+    est = ecc_homography(ref, moved)
+    pts = np.array([[40, 40, 1], [280, 40, 1], [160, 200, 1]], float).T
+    a, b = est @ pts, np.linalg.inv(true) @ pts
+    err = np.abs(a[:2] / a[2] - b[:2] / b[2]).max()
+    assert err < 0.5  # sub-pixel on the interior points
+
+
+def test_align_brings_frames_onto_reference() -> None:
+    scene = textured_scene(160, 200, seed=2, dynamic_range=50.0)
+    times = [1.0, 4.0, 16.0]
+    rolls = [(2, 4), (0, 0), (-3, 1)]
+    frames = [_ldr(np.roll(scene, r, (0, 1)), t) for r, t in zip(rolls, times)]
+    truth = [torch.from_numpy(_ldr(scene, t)).permute(2, 0, 1).float() / 255 for t in times]
+    bracket = make_bracket(frames, exposure_times=times)
+    for method in ("mtb", "ecc"):
+        aligned, info = align(bracket, method)
+        assert info["homographies"].shape == (3, 3, 3)
+        assert torch.equal(aligned.frames[1], bracket.frames[1])  # the reference is untouched
+        for i in (0, 2):
+            before = (bracket.frames[i] - truth[i])[:, 10:-10, 10:-10].abs().mean()
+            after = (aligned.frames[i] - truth[i])[:, 10:-10, 10:-10].abs().mean()
+            assert after < 0.1 * before, (method, i, float(before), float(after))
+
+
+def _edges(frame: torch.Tensor) -> torch.Tensor:
+    """Edges of the histogram-equalised grey image: comparable across exposures."""
+    grey = cv2.GaussianBlur(frame.mean(0).numpy(), (0, 0), 2.0)
+    grey = cv2.equalizeHist((grey * 255).astype(np.uint8)).astype(np.float32)
+    return torch.from_numpy(np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(grey, cv2.CV_32F, 0, 1)))
+
+
+def test_align_none_and_bad_method() -> None:
+    bracket = make_bracket([np.zeros((8, 8, 3), np.uint8), np.full((8, 8, 3), 90, np.uint8)])
+    same, info = align(bracket, "none")
+    assert same is bracket and np.allclose(info["homographies"], np.eye(3))
+    with pytest.raises(InputError, match="unknown alignment"):
+        align(bracket, "sift")
+
+
+def test_real_handheld_stack_aligns() -> None:
+    bracket = make_bracket(shared_dir("brackets", "hdrtoolbox_stacks", "stack_alignment"))
+    aligned, info = align(bracket, "ecc")
+    moved = [i for i in range(3) if i != bracket.reference]
+    shifts = [np.abs(info["homographies"][i][:2, 2]).max() for i in moved]
+    assert max(shifts) > 1.0  # the hand-held frames really moved
+    before = np.mean([(_edges(bracket.frames[i]) - _edges(bracket.frames[bracket.reference])).abs().mean()
+                      for i in moved])
+    after = np.mean([(_edges(aligned.frames[i]) - _edges(aligned.frames[aligned.reference])).abs().mean()
+                     for i in moved])
+    assert after < before

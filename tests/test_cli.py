@@ -1,0 +1,152 @@
+"""The ``hdrfuse`` command end to end: outputs, and one clear line + exit 2 for each kind of bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import save_jpeg
+from test_mertens import opencv_mertens
+
+from hdrfuse._cv import cv2
+from hdrfuse.cli import main
+from hdrfuse.io import read_hdr, read_image
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(map(str, argv)))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_fuse_default_method(capsys, jpeg_bracket, tmp_path) -> None:  # noqa: ANN001
+    out = tmp_path / "fused.jpg"
+    code, stdout, _ = run(capsys, "fuse", *jpeg_bracket, "-o", out)
+    assert code == 0 and "wrote" in stdout and "mertens" in stdout
+    fused = read_image(out).pixels
+    assert fused.shape == (64, 96, 3)
+    # what was written is OpenCV's exposure fusion of the same frames (up to JPEG quantisation)
+    frames = [np.round(read_image(p).pixels * 255).astype(np.uint8) for p in jpeg_bracket]
+    reference = opencv_mertens(sorted(frames, key=lambda f: f.mean()))
+    assert np.abs(fused - reference).mean() < 2 / 255
+
+
+def test_fuse_hdr_writes_exr_and_preview(capsys, jpeg_bracket, tmp_path) -> None:  # noqa: ANN001
+    out = tmp_path / "scene.exr"
+    code, stdout, _ = run(capsys, "fuse", *jpeg_bracket, "-o", out, "--method", "debevec", "--align", "mtb")
+    assert code == 0
+    hdr = read_hdr(out)
+    assert hdr.shape == (64, 96, 3) and np.isfinite(hdr).all() and hdr.max() > hdr.min() * 10
+    preview = read_image(tmp_path / "scene.preview.jpg").pixels
+    assert preview.shape == (64, 96, 3)
+    # HDR to an 8-bit file writes the tonemapped image, and 16-bit TIFF works too
+    assert run(capsys, "fuse", *jpeg_bracket, "-o", tmp_path / "tm.png", "-m", "debevec")[0] == 0
+    assert run(capsys, "fuse", *jpeg_bracket, "-o", tmp_path / "f.tif")[0] == 0
+    assert read_image(tmp_path / "f.tif").bit_depth == 16
+
+
+def test_info_lists_exposures(capsys, jpeg_bracket) -> None:  # noqa: ANN001
+    code, stdout, _ = run(capsys, "info", jpeg_bracket[0].parent)
+    assert code == 0
+    assert "3 frames, 96x64, 8-bit, exposures from exif" in stdout
+    lines = stdout.splitlines()
+    assert "1/400" in lines[2] and "1/100" in lines[3] and "1/25" in lines[4]
+    assert "+2.00" in lines[4] and "-2.00" in lines[2]
+
+
+def test_exposure_times_option(capsys, jpeg_bracket) -> None:  # noqa: ANN001
+    code, stdout, _ = run(capsys, "info", *jpeg_bracket, "--exposure-times", "1/10,1/5,1/20", "--ignore-exif")
+    assert code == 0 and "exposures from user" in stdout and "1/20" in stdout.splitlines()[2]
+
+
+def _bad(tmp_path: Path, jpeg_bracket: list[Path], case: str) -> tuple[list[str], str]:
+    a, b = map(str, jpeg_bracket[:2])
+    if case == "one frame":
+        return [a], "a bracket needs at least 2 frames"
+    if case == "sizes differ":
+        small = save_jpeg(tmp_path / "small.jpg", np.zeros((10, 10, 3), np.uint8))
+        return [a, str(small)], "small.jpg: frame is 10x10"
+    if case == "missing":
+        return [a, str(tmp_path / "gone.jpg")], "gone.jpg: file not found"
+    if case == "empty":
+        (tmp_path / "empty.jpg").write_bytes(b"")
+        return [a, str(tmp_path / "empty.jpg")], "empty.jpg: empty file"
+    if case == "truncated":
+        data = Path(b).read_bytes()
+        (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 3])
+        return [a, str(tmp_path / "cut.jpg")], "cut.jpg: damaged or truncated"
+    if case == "not an image":
+        (tmp_path / "notes.png").write_text("not pixels")
+        return [a, str(tmp_path / "notes.png")], "notes.png: not an image"
+    if case == "bad exif":
+        data = Path(b).read_bytes()
+        i = data.find(b"Exif\x00\x00")
+        (tmp_path / "badexif.jpg").write_bytes(data[: i + 6] + b"\x00" * 16 + data[i + 22:])
+        return [a, str(tmp_path / "badexif.jpg")], "badexif.jpg: unreadable EXIF"
+    if case == "mixed depth":
+        cv2.imwrite(str(tmp_path / "deep.png"), np.full((64, 96, 3), 9000, np.uint16))
+        return [a, str(tmp_path / "deep.png")], "deep.png: mixed bit depths"
+    if case == "bomb":
+        return [a, b, "--max-pixels", "1000"], "exceeds the limit of 1000"
+    if case == "bad method":
+        return [a, b, "--method", "magic"], "unknown method 'magic'"
+    if case == "times count":
+        return [a, b, "--exposure-times", "1/2"], "--exposure-times gives 1 values for 2 frames"
+    raise AssertionError(case)
+
+
+BAD_CASES = ["one frame", "sizes differ", "missing", "empty", "truncated", "not an image", "bad exif",
+             "mixed depth", "bomb", "bad method", "times count"]
+
+
+@pytest.mark.parametrize("case", BAD_CASES)
+def test_bad_input_one_line_exit_2_no_output(capsys, tmp_path, jpeg_bracket, case) -> None:  # noqa: ANN001
+    args, expected = _bad(tmp_path, jpeg_bracket, case)
+    out = tmp_path / "out" / "fused.jpg"
+    out.parent.mkdir()
+    code, stdout, stderr = run(capsys, "fuse", *args, "-o", out)
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hdrfuse: error: ") and expected in lines[0], stderr
+    assert os.listdir(out.parent) == []
+
+
+def test_output_problems(capsys, tmp_path, jpeg_bracket) -> None:  # noqa: ANN001
+    code, _, stderr = run(capsys, "fuse", *jpeg_bracket, "-o", tmp_path / "nowhere" / "x.jpg")
+    assert code == 2 and "nowhere: output folder does not exist" in stderr
+    existing = tmp_path / "keep.jpg"
+    existing.write_bytes(b"mine")
+    code, _, stderr = run(capsys, "fuse", *jpeg_bracket, "-o", existing)
+    assert code == 2 and "keep.jpg: output exists (use --overwrite" in stderr and existing.read_bytes() == b"mine"
+    # an HDR output whose preview would clobber a file is refused before any work
+    (tmp_path / "h.preview.jpg").write_bytes(b"mine")
+    code, _, stderr = run(capsys, "fuse", *jpeg_bracket, "-o", tmp_path / "h.exr", "-m", "debevec")
+    assert code == 2 and "h.preview.jpg: output exists" in stderr and not (tmp_path / "h.exr").exists()
+    assert run(capsys, "fuse", *jpeg_bracket, "-o", existing, "--overwrite")[0] == 0
+    assert read_image(existing).pixels.shape == (64, 96, 3)
+
+
+def test_methods_and_example(capsys, tmp_path) -> None:  # noqa: ANN001
+    code, stdout, _ = run(capsys, "methods")
+    assert code == 0 and "mertens" in stdout and "debevec" in stdout
+    code, stdout, _ = run(capsys, "example", tmp_path / "ex")
+    assert code == 0 and len(list((tmp_path / "ex").glob("*.jpg"))) == 3
+    code, stdout, _ = run(capsys, "info", tmp_path / "ex")
+    assert "exposures from exif" in stdout and "1/250" in stdout
+    assert run(capsys, "example", tmp_path / "ex")[0] == 2  # never overwrites
+
+
+def test_console_script_entry_point(tmp_path: Path, jpeg_bracket: list[Path]) -> None:
+    """The installed command itself, piped: quiet progress, exit codes."""
+    exe = Path(sys.executable).with_name("hdrfuse")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "hdrfuse.cli"]
+    ok = subprocess.run([*cmd, "fuse", *map(str, jpeg_bracket), "-o", str(tmp_path / "o.png")],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stderr == "" and (tmp_path / "o.png").exists()
+    bad = subprocess.run([*cmd, "fuse", str(jpeg_bracket[0]), "-o", str(tmp_path / "p.png")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
