@@ -1,0 +1,61 @@
+"""Helpers shared by the benchmark scripts: timing medians, peak memory in a child process, tables."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` runs after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, MiB.
+
+    Linux: ``VmHWM`` from ``/proc/self/status`` (it starts afresh at exec; ``ru_maxrss`` would carry the
+    parent's peak into a child). Elsewhere: ``ru_maxrss``.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    scale = 1024.0 if sys.platform != "darwin" else 1024.0 * 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
+
+
+def child_peak_memory(module: str, *args: str) -> dict[str, float]:
+    """Run ``python -m module args`` (which prints one JSON line) and return what it printed."""
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent))
+    out = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, env=env,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def print_table(headers: list[str], rows: list[list[object]]) -> None:
+    """A Markdown table on stdout."""
+    cells = [[str(c) for c in r] for r in rows]
+    print("| " + " | ".join(headers) + " |")
+    print("|" + "|".join("---" for _ in headers) + "|")
+    for r in cells:
+        print("| " + " | ".join(r) + " |")
