@@ -61,6 +61,28 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("methods", help="list the available methods")
 
+    ev = sub.add_parser("eval", help="run methods on a dataset and score them (Markdown + CSV + contact sheet)")
+    ev.add_argument("data", help="dataset folder (SICE, Kalantari or a folder of brackets)")
+    ev.add_argument("--methods", default=DEFAULT_METHOD,
+                    help="comma-separated methods, each optionally name@align (mertens,debevec@mtb)")
+    ev.add_argument("--out", required=True, help="report .md (a .csv and _sheet.jpg go beside it)")
+    ev.add_argument("--layout", default="auto", choices=["auto", "sice", "kalantari", "folder"])
+    ev.add_argument("--device", default="auto")
+    ev.add_argument("--metric-max-side", type=int, default=1600,
+                    help="resize to at most this long side before scoring (0: full size)")
+    ev.add_argument("--limit", type=int, default=None, help="only the first N sequences")
+    ev.add_argument("--overwrite", action="store_true")
+
+    syn = sub.add_parser("synth", help="synthesise a bracket dataset from HDR maps or well-exposed photos")
+    syn.add_argument("source", help="folder of .hdr/.exr radiance maps (or of photos)")
+    syn.add_argument("out", help="new folder for the dataset (folder layout)")
+    syn.add_argument("--seed", type=int, default=0)
+    syn.add_argument("--per-image", type=int, default=1, help="brackets per source image")
+    syn.add_argument("--frames", type=int, default=3)
+    syn.add_argument("--ev", default="2,3", help="EV spacing range low,high (default 2,3)")
+    syn.add_argument("--motion", action="store_true", help="camera shake and a moving object")
+    syn.add_argument("--crop", type=int, default=None, help="random crops of this size")
+
     example = sub.add_parser("example", help="write a small example bracket (3 JPEGs with EXIF)")
     example.add_argument("folder", help="folder to write into (created if missing)")
     example.add_argument("--seed", type=int, default=0)
@@ -166,7 +188,39 @@ def _cmd_example(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"fuse": _cmd_fuse, "info": _cmd_info, "methods": _cmd_methods, "example": _cmd_example}
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate, parse_method, write_report
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    for m in methods:
+        parse_method(m)
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise InputError("output folder does not exist", out.parent)
+    if out.exists() and not args.overwrite:
+        raise InputError("output exists (use --overwrite to replace it)", out)
+    result = evaluate(args.data, methods, args.layout, args.device, args.metric_max_side or None, args.limit)
+    title = f"hdrfuse eval {args.data} --methods {','.join(methods)}"
+    written = write_report(result, out, title, overwrite=args.overwrite)
+    print(f"wrote {', '.join(map(str, written))}")
+    return 0
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from .data.make_set import write_synthetic_set
+
+    try:
+        low, high = (float(v) for v in args.ev.split(","))
+    except ValueError as err:
+        raise InputError(f"--ev '{args.ev}': expected two numbers low,high") from err
+    folders = write_synthetic_set(args.source, args.out, seed=args.seed, per_image=args.per_image,
+                                  frames=args.frames, ev_spacing=(low, high), motion=args.motion, crop=args.crop)
+    print(f"wrote {len(folders)} brackets to {args.out} (seed {args.seed})")
+    return 0
+
+
+COMMANDS = {"fuse": _cmd_fuse, "info": _cmd_info, "methods": _cmd_methods, "example": _cmd_example,
+            "eval": _cmd_eval, "synth": _cmd_synth}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ A camera here is: linear exposure ``E * t * gain`` -> Poisson-Gaussian sensor no
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -98,3 +99,127 @@ def exposures_for(radiance: np.ndarray, n: int, ev_spacing: float, middle_key: f
     middle = middle_key / max(median, 1e-8)
     offsets = (np.arange(n) - (n - 1) / 2.0) * ev_spacing
     return (middle * np.power(2.0, offsets)).astype(np.float64)
+
+
+# ---- brackets from real HDR radiance maps ---------------------------------------------------------
+
+
+@dataclass
+class SyntheticBracket:
+    """A synthetic bracket with its ground truth.
+
+    Attributes:
+        frames: HxWx3 float32 display values in [0, 1] (8-bit quantised), darkest first.
+        exposure_times: seconds (up to one global scale), darkest first.
+        reference: index of the reference frame; ``hdr`` is the scene as that frame sees it.
+        hdr: HxWx3 float32 linear ground truth, in the units where ``frame = crf(hdr * t)``.
+        crf: the camera response used.
+        homographies: per frame, reference -> frame coordinates (identity for the reference).
+    """
+
+    frames: list[np.ndarray]
+    exposure_times: np.ndarray
+    reference: int
+    hdr: np.ndarray
+    crf: str
+    homographies: np.ndarray
+
+
+def random_homography(rng: np.random.Generator, h: int, w: int, strength: float = 1.0) -> np.ndarray:
+    """A small camera shake: rotation up to 1.5 deg, shift up to 2 %, zoom up to 2 %, slight tilt."""
+    angle = np.deg2rad(rng.uniform(-1.5, 1.5) * strength)
+    scale = 1.0 + rng.uniform(-0.02, 0.02) * strength
+    tx, ty = rng.uniform(-0.02, 0.02, 2) * strength * np.array([w, h])
+    px, py = rng.uniform(-2e-5, 2e-5, 2) * strength
+    centre = np.array([[1, 0, -w / 2], [0, 1, -h / 2], [0, 0, 1]])
+    rot = np.array([[scale * np.cos(angle), -scale * np.sin(angle), 0],
+                    [scale * np.sin(angle), scale * np.cos(angle), 0], [px, py, 1]])
+    back = np.array([[1, 0, w / 2 + tx], [0, 1, h / 2 + ty], [0, 0, 1]])
+    return back @ rot @ centre
+
+
+def move_object(radiance: np.ndarray, rng: np.random.Generator, size: float = 0.2,
+                shift: float = 0.06) -> np.ndarray:
+    """Cut a soft-edged ellipse out of the scene and paste it shifted: local object motion."""
+    from .._cv import cv2
+
+    h, w = radiance.shape[:2]
+    ry, rx = (rng.uniform(0.5, 1.0, 2) * size * np.array([h, w]) / 2).astype(int) + 2
+    cy, cx = rng.integers(ry, max(ry + 1, h - ry)), rng.integers(rx, max(rx + 1, w - rx))
+    mask = np.zeros((h, w), np.float32)
+    cv2.ellipse(mask, (int(cx), int(cy)), (int(rx), int(ry)), float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
+    mask = cv2.GaussianBlur(mask, (0, 0), max(1.0, min(rx, ry) / 6))
+    dx, dy = rng.uniform(-shift, shift, 2) * np.array([w, h])
+    move = np.array([[1, 0, dx], [0, 1, dy]], np.float64)
+    moved_obj = cv2.warpAffine(radiance, move, (w, h), borderMode=cv2.BORDER_REFLECT)
+    moved_mask = cv2.warpAffine(mask, move, (w, h))[..., None]
+    return (radiance * (1 - moved_mask) + moved_obj * moved_mask).astype(np.float32)
+
+
+def synthesize_from_hdr(
+    radiance: np.ndarray,
+    rng: np.random.Generator,
+    n: int = 3,
+    ev_spacing: float | tuple[float, float] = (1.0, 4.0),
+    crf: str | None = None,
+    noise: bool = True,
+    motion: bool = False,
+    reference: int | None = None,
+) -> SyntheticBracket:
+    """An LDR bracket of a real radiance map through a simulated camera.
+
+    Args:
+        radiance: HxWx3 linear HDR (any scale).
+        rng: the random source (the whole bracket is reproducible from its seed).
+        n: number of frames.
+        ev_spacing: stops between frames, or a (low, high) range to draw it from.
+        crf: a response from :data:`CRFS`, or ``None`` to draw one.
+        noise: Poisson-Gaussian sensor noise (full well 500..4000 e-, read noise 0.1..0.4 %).
+        motion: a camera-shake homography per non-reference frame plus one moving object.
+        reference: reference frame index (default the middle one).
+    """
+    from .._cv import cv2
+
+    radiance = np.maximum(np.asarray(radiance, np.float32), 0.0)
+    h, w = radiance.shape[:2]
+    spacing = float(rng.uniform(*ev_spacing)) if isinstance(ev_spacing, tuple) else float(ev_spacing)
+    crf = crf or str(rng.choice(list(CRFS)))
+    ref = (n - 1) // 2 if reference is None else reference
+    times = exposures_for(radiance, n, spacing, middle_key=float(rng.uniform(0.1, 0.3)))
+    full_well = float(rng.uniform(500, 4000)) if noise else None
+    read = float(rng.uniform(0.001, 0.004)) if noise else 0.0
+    frames, homographies = [], np.repeat(np.eye(3)[None], n, axis=0)
+    for i, t in enumerate(times):
+        scene = radiance
+        if motion and i != ref:
+            homographies[i] = random_homography(rng, h, w)
+            scene = cv2.warpPerspective(radiance, homographies[i], (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                        borderMode=cv2.BORDER_REFLECT)
+            scene = move_object(scene, rng)
+        frames.append(expose(scene, t, crf, rng if noise else None, full_well, read))
+    return SyntheticBracket(frames, times, ref, radiance, crf, homographies)
+
+
+# ---- brackets from well-exposed photos ------------------------------------------------------------
+
+
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    """Undo the sRGB display encoding."""
+    x = np.clip(x, 0.0, 1.0)
+    return np.where(x <= 0.04045, x / 12.92, np.power((x + 0.055) / 1.055, 2.4)).astype(np.float32)
+
+
+def synthesize_from_photo(photo: np.ndarray, n: int = 2, ev_spacing: float = 2.0,
+                          rng: np.random.Generator | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+    """Re-expose a well-exposed sRGB photo (the reference) into an n-frame bracket.
+
+    Offsets are symmetric around the photo: n = 2 gives -ev, +ev (the SICE-like under/over pair, the
+    photo being the missing middle); n = 3 gives -ev, 0, +ev. With ``rng``, the spacing is jittered by
+    up to +-0.5 stop. Returns (frames darkest first, relative exposure times).
+    """
+    spacing = ev_spacing + (float(rng.uniform(-0.5, 0.5)) if rng is not None else 0.0)
+    linear = srgb_to_linear(photo)
+    offsets = (np.arange(n) - (n - 1) / 2.0) * (2.0 * spacing if n == 2 else spacing)
+    times = np.power(2.0, offsets)
+    frames = [expose(linear, t, "srgb") for t in times]
+    return frames, times

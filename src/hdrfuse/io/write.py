@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -107,16 +108,25 @@ def write_image(
     path = check_output_path(path, overwrite)
     image = _check_image(image, path)
     suffix = path.suffix.lower()
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent or ".")
+    return atomic_write(path, lambda tmp: _encode(image, tmp, suffix, quality), overwrite)
+
+
+def atomic_write(path: str | os.PathLike[str], encode: Callable[[Path], None], overwrite: bool = False) -> Path:
+    """Call ``encode(tmp)`` on a temporary file beside ``path`` (same suffix), then move it into place.
+
+    Without ``overwrite`` the final step is a hard link, which fails if ``path`` appeared meanwhile,
+    so an existing file is never replaced. The temporary file is removed whatever happens.
+    """
+    path = Path(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent or ".")
     os.close(fd)
     tmp = Path(name)
     try:
-        _encode(image, tmp, suffix, quality)
+        encode(tmp)
         if overwrite:
             os.replace(tmp, path)
         else:
-            os.link(tmp, path)  # fails if someone created the file meanwhile: never clobber
-            tmp.unlink()
+            os.link(tmp, path)
     except FileExistsError as err:
         raise InputError("output exists (use --overwrite to replace it)", path) from err
     finally:

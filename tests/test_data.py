@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import gamma_bracket, save_jpeg, shared_dir, textured_scene
+
+from hdrfuse.bracket import make_bracket
+from hdrfuse.data import (
+    CRFS,
+    apply_crf,
+    detect_layout,
+    expose,
+    inverse_crf,
+    load_sequences,
+    middle_frame_target,
+    pseudo_reference,
+    synthesize_from_hdr,
+    synthesize_from_photo,
+)
+from hdrfuse.data.make_set import write_synthetic_set
+from hdrfuse.errors import InputError
+from hdrfuse.io import write_image
+
+# ---- dataset layouts -------------------------------------------------------------------------------
+
+
+def _u8(seed: int, h: int = 16, w: int = 20) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 255, (h, w, 3), np.uint8)
+
+
+def test_sice_layout(tmp_path: Path) -> None:
+    for part in ("Dataset_Part1", "Dataset_Part2"):
+        for seq in ("1", "2"):
+            (tmp_path / part / seq).mkdir(parents=True)
+            for i in range(3):
+                save_jpeg(tmp_path / part / seq / f"{i}.JPG", _u8(i))
+        (tmp_path / part / "Label").mkdir()
+        save_jpeg(tmp_path / part / "Label" / "1.JPG", _u8(9))
+    assert detect_layout(tmp_path) == "sice"
+    seqs = load_sequences(tmp_path)
+    assert [s.name for s in seqs] == ["Dataset_Part1/1", "Dataset_Part1/2", "Dataset_Part2/1", "Dataset_Part2/2"]
+    assert all(len(s.frames) == 3 for s in seqs)
+    assert seqs[0].reference is not None and seqs[0].reference.name == "1.JPG" and seqs[1].reference is None
+
+
+def test_kalantari_layout(tmp_path: Path) -> None:
+    import tifffile
+
+    for split, scenes in (("Training", ["001", "002"]), ("Test", ["EXTRA"])):
+        for scene in scenes:
+            d = tmp_path / split / scene
+            d.mkdir(parents=True)
+            for i in range(3):
+                tifffile.imwrite(d / f"262A{i:04d}.tif", (_u8(i).astype(np.uint16) * 257), photometric="rgb")
+            (d / "exposure.txt").write_text("0\n3\n6\n")
+            write_image(d / "HDRImg.hdr", np.ones((16, 20, 3), np.float32))
+    assert detect_layout(tmp_path) == "kalantari"
+    seqs = load_sequences(tmp_path)
+    assert len(seqs) == 3 and seqs[0].exposure_times == [1.0, 8.0, 64.0]
+    assert seqs[0].hdr is not None and seqs[0].reference_frame == "262A0001.tif"
+    b = make_bracket(seqs[0].frames, seqs[0].exposure_times, seqs[0].reference_frame)
+    assert b.bit_depth == 16 and b.reference == 1
+    (tmp_path / "Test" / "EXTRA" / "exposure.txt").write_text("0 3\n")
+    with pytest.raises(InputError, match="2 exposures for 3 frames"):
+        load_sequences(tmp_path, "kalantari")
+
+
+def test_folder_layout(tmp_path: Path) -> None:
+    d = tmp_path / "scene"
+    d.mkdir()
+    for i in range(2):
+        save_jpeg(d / f"f{i}.jpg", _u8(i))
+    save_jpeg(d / "ref.jpg", _u8(5))
+    (d / "exposures.txt").write_text("f0.jpg 1/100\nf1.jpg 1/25\n")
+    seqs = load_sequences(tmp_path)
+    assert detect_layout(tmp_path) == "folder" and len(seqs) == 1
+    assert [p.name for p in seqs[0].frames] == ["f0.jpg", "f1.jpg"]
+    assert seqs[0].reference.name == "ref.jpg" and seqs[0].exposure_times == [0.01, 0.04]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="empty: no brackets found"):
+        load_sequences(tmp_path / "empty")
+    with pytest.raises(InputError, match="absent: folder not found"):
+        load_sequences(tmp_path / "absent")
+
+
+# ---- camera simulation and synthesis --------------------------------------------------------------
+
+@pytest.mark.parametrize("crf", sorted(CRFS))
+def test_crfs_are_monotonic_and_invertible(crf: str) -> None:
+    x = np.linspace(0, 1, 1001)
+    y = apply_crf(x, crf)
+    assert y[0] == pytest.approx(0, abs=1e-6) and y[-1] == pytest.approx(1, abs=1e-6)
+    assert np.all(np.diff(y) >= 0)
+    np.testing.assert_allclose(inverse_crf(crf)(y), x, atol=2e-3)
+
+
+def test_expose_noise_statistics() -> None:
+    rng = np.random.default_rng(0)
+    flat = np.full((200, 200, 3), 0.25, np.float32)
+    clean = expose(flat, 1.0, "gamma", None, bits=None)
+    assert np.allclose(clean, 0.25 ** (1 / 2.2))
+    noisy = expose(flat, 1.0, "gamma", rng, full_well=1000.0, read_noise=0.0, bits=None)
+    linear = np.power(noisy, 2.2)
+    # Poisson shot noise: variance = signal / full_well in units of saturation
+    assert linear.var() == pytest.approx(0.25 / 1000.0, rel=0.1)
+    assert set(np.unique(np.round(expose(flat, 8.0, "gamma", None) * 255))) == {255.0}  # clipped
+
+
+def test_synthesis_from_hdr_is_seeded_and_consistent() -> None:
+    hdr = textured_scene(96, 128, seed=1, dynamic_range=5000.0) * 10
+    a = synthesize_from_hdr(hdr, np.random.default_rng(7), n=3, motion=True)
+    b = synthesize_from_hdr(hdr, np.random.default_rng(7), n=3, motion=True)
+    assert all(np.array_equal(x, y) for x, y in zip(a.frames, b.frames))
+    assert a.reference == 1 and np.allclose(a.homographies[1], np.eye(3))
+    assert not np.allclose(a.homographies[0], np.eye(3))
+    spacing = np.log2(a.exposure_times[1:] / a.exposure_times[:-1])
+    assert np.allclose(spacing, spacing[0]) and 1.0 <= spacing[0] <= 4.0
+    # the reference frame is the ground truth seen through the camera: re-expose it without noise
+    ideal = apply_crf(a.hdr * a.exposure_times[a.reference], a.crf)
+    assert np.abs(a.frames[a.reference] - ideal).mean() < 0.03
+    means = [f.mean() for f in a.frames]
+    assert means[0] < means[1] < means[2]
+
+
+def test_synthesis_from_photo() -> None:
+    photo = np.clip(textured_scene(32, 32, dynamic_range=10.0) ** (1 / 2.2), 0, 1)
+    frames, times = synthesize_from_photo(photo, n=3, ev_spacing=2.0)
+    np.testing.assert_allclose(times, [0.25, 1.0, 4.0])
+    assert np.abs(frames[1] - photo).max() <= 0.5 / 255 + 1e-3  # the 0 EV frame is the photo itself
+    pair, times2 = synthesize_from_photo(photo, n=2, ev_spacing=2.0)
+    np.testing.assert_allclose(times2, [0.25, 4.0])
+
+
+def test_write_synthetic_set_and_read_back(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    write_image(src / "a.exr", textured_scene(64, 80, dynamic_range=1000.0) * 5)
+    folders = write_synthetic_set(src, tmp_path / "set", seed=3, per_image=2, frames=3, motion=True,
+                                  show_progress=False)
+    assert len(folders) == 2
+    seqs = load_sequences(tmp_path / "set")
+    assert len(seqs) == 2 and all(s.hdr is not None and s.exposure_times for s in seqs)
+    assert seqs[0].reference_frame == "frame_1.png"
+    again = write_synthetic_set(src, tmp_path / "set2", seed=3, per_image=2, frames=3, motion=True,
+                                show_progress=False)
+    assert (again[0] / "frame_0.png").read_bytes() == (folders[0] / "frame_0.png").read_bytes()
+    with pytest.raises(InputError, match="not empty"):
+        write_synthetic_set(src, tmp_path / "set", seed=3, show_progress=False)
+
+
+# ---- supervision from real stacks -----------------------------------------------------------------
+
+def test_middle_frame_target_and_pseudo_reference() -> None:
+    scene = textured_scene(64, 64, dynamic_range=300.0)
+    frames = gamma_bracket(scene, [0.25, 1.0, 4.0, 16.0, 64.0])
+    b = make_bracket(frames, exposure_times=[0.25, 1.0, 4.0, 16.0, 64.0])
+    assert middle_frame_target(b) == (0, 4, 2)
+    image, name, scores = pseudo_reference(b)
+    assert image.shape == (64, 64, 3) and scores[name] == max(scores.values()) and len(scores) >= 3
+    with pytest.raises(ValueError, match="3 or more"):
+        middle_frame_target(make_bracket(frames[:2]))
+
+
+def test_real_middle_frames() -> None:
+    b = make_bracket(shared_dir("brackets", "merianos", "Flowers"))
+    lo, hi, mid = middle_frame_target(b)
+    assert (lo, hi, mid) == (0, 2, 1)
