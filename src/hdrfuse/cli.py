@@ -73,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--limit", type=int, default=None, help="only the first N sequences")
     ev.add_argument("--overwrite", action="store_true")
 
+    tr = sub.add_parser("train", help="train a learned engine from a YAML config (torchrun for DDP)")
+    tr.add_argument("config", help="YAML config (configs/*.yaml)")
+    tr.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    tr.add_argument("--steps", type=int, default=None, help="override the config's total steps")
+    tr.add_argument("--minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
+
     syn = sub.add_parser("synth", help="synthesise a bracket dataset from HDR maps or well-exposed photos")
     syn.add_argument("source", help="folder of .hdr/.exr radiance maps (or of photos)")
     syn.add_argument("out", help="new folder for the dataset (folder layout)")
@@ -219,7 +225,16 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"fuse": _cmd_fuse, "info": _cmd_info, "methods": _cmd_methods, "example": _cmd_example,
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .train import train
+
+    if not Path(args.config).is_file():
+        raise InputError("config not found", args.config)
+    train(args.config, resume=args.resume, steps=args.steps, minutes=args.minutes)
+    return 0
+
+
+COMMANDS = {"train": _cmd_train, "fuse": _cmd_fuse, "info": _cmd_info, "methods": _cmd_methods, "example": _cmd_example,
             "eval": _cmd_eval, "synth": _cmd_synth}
 
 

@@ -116,3 +116,11 @@ def _debevec(bracket: Bracket, device: torch.device) -> Result:
         times = estimate_exposure_times(bracket.frames)
     hdr, response = debevec1997(bracket.uint8_frames(), times)
     return Result(image=hdr, kind="hdr", info={"response": response, "exposure_times": times})
+
+
+def _register_learned() -> None:
+    """Learned engines register themselves on import (their heavy imports stay inside functions)."""
+    from .models.twophase import engine  # noqa: F401
+
+
+_register_learned()

@@ -1,0 +1,157 @@
+"""Training samples, made on the fly and reproducible: sample ``k`` of step ``s`` on rank ``r`` is a
+function of ``(seed, r, s, k)`` alone, so a resumed run sees exactly the batches it would have seen.
+
+Sources are real photographs: well-exposed photos (re-exposed) and HDR radiance maps (re-exposed
+through a simulated camera). Each source list is split into train and validation by file (every
+``val_every``-th file, by name, is validation), so validation never shares a scene with training.
+
+Tasks:
+
+- ``phase1``: ``(under, over) -> middle``: the photo itself between its -ev/+ev re-exposures, or the
+  middle frame of a 3-frame synthetic bracket of an HDR map.
+- ``phase2``: ``(under, over) -> pseudo-reference``: the best classical fusion (by MEF-SSIM) of a dense
+  synthetic stack (5 frames, 1.5 stops apart) of the same scene; for photos, of the 5-frame stack of
+  the photo.
+- ``hdr``: a dynamic 3-frame bracket of an HDR map (camera shake, a moving object, noise) ->
+  the ground-truth HDR seen from the reference frame.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..io.read import read_image
+from ..io.write import read_hdr
+from .synthesis import expose, exposures_for, srgb_to_linear, synthesize_from_hdr, synthesize_from_photo
+
+PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
+
+
+def split_files(folders: list[str | os.PathLike[str]], extensions: tuple[str, ...], val_every: int = 5) -> tuple[list[Path], list[Path]]:
+    """All files with ``extensions`` under ``folders``, split into (train, validation) by name."""
+    files = sorted({p for f in folders for p in Path(f).rglob("*") if p.suffix.lower() in extensions})
+    val = [p for i, p in enumerate(files) if val_every and i % val_every == val_every - 1]
+    train = [p for p in files if p not in set(val)]
+    return train, val
+
+
+@cache
+def _load(path: Path, kind: str, max_side: int) -> np.ndarray:
+    from .._cv import cv2
+
+    image = read_hdr(path) if kind == "hdr" else read_image(path).pixels
+    h, w = image.shape[:2]
+    if max(h, w) > max_side:
+        s = max_side / max(h, w)
+        image = cv2.resize(image, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+    return image
+
+
+def _crop(image: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    if h < size or w < size:
+        from .._cv import cv2
+
+        s = size / min(h, w)
+        image = cv2.resize(image, (max(size, round(w * s)), max(size, round(h * s))))
+        h, w = image.shape[:2]
+    y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
+    out = image[y : y + size, x : x + size]
+    if rng.random() < 0.5:
+        out = out[:, ::-1]
+    return np.ascontiguousarray(out)
+
+
+def _pseudo_reference(frames: list[np.ndarray]) -> np.ndarray:
+    from .supervision import CANDIDATES
+    from ..metrics.mef_ssim import mef_ssim
+
+    stack = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float()
+    best, best_q = None, -2.0
+    for fuse in CANDIDATES.values():
+        out = fuse(stack).permute(1, 2, 0).numpy()
+        q = mef_ssim(frames, out, scales=2)
+        if q > best_q:
+            best, best_q = out, q
+    assert best is not None
+    return best
+
+
+@dataclass
+class SampleSource:
+    """Photos and HDR maps for one split, and how to turn them into samples."""
+
+    photos: list[Path]
+    hdrs: list[Path]
+    crop: int = 128
+    max_side: int = 768
+    hdr_fraction: float = 0.5
+
+    def _pick(self, rng: np.random.Generator) -> tuple[str, np.ndarray]:
+        use_hdr = self.hdrs and (not self.photos or rng.random() < self.hdr_fraction)
+        files, kind = (self.hdrs, "hdr") if use_hdr else (self.photos, "photo")
+        path = files[int(rng.integers(len(files)))]
+        return kind, _crop(_load(path, kind, self.max_side), rng, self.crop)
+
+    def phase1(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        kind, patch = self._pick(rng)
+        if kind == "photo":
+            frames, _ = synthesize_from_photo(patch, n=3, ev_spacing=float(rng.uniform(1.5, 3.0)))
+        else:
+            frames = synthesize_from_hdr(patch, rng, n=3, ev_spacing=(1.5, 3.0)).frames
+        return frames[0], frames[2], frames[1]
+
+    def phase2(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        kind, patch = self._pick(rng)
+        spacing = float(rng.uniform(1.5, 3.0))
+        if kind == "photo":
+            linear = srgb_to_linear(patch)
+            times = np.power(2.0, np.linspace(-spacing, spacing, 5))
+            dense = [expose(linear, t, "srgb") for t in times]
+        else:
+            crf = str(rng.choice(["gamma", "srgb", "filmic"]))
+            times = exposures_for(patch, 5, spacing / 2.0, middle_key=float(rng.uniform(0.1, 0.3)))
+            dense = [expose(patch, t, crf, rng) for t in times]
+        return dense[0], dense[-1], _pseudo_reference(dense)
+
+    def hdr(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        if not self.hdrs:
+            raise InputError("the hdr task needs HDR maps (.hdr/.exr) in data.hdr")
+        path = self.hdrs[int(rng.integers(len(self.hdrs)))]
+        patch = _crop(_load(path, "hdr", self.max_side), rng, self.crop)
+        b = synthesize_from_hdr(patch, rng, n=3, ev_spacing=(2.0, 3.0), motion=True)
+        gt = b.hdr * b.exposure_times[b.reference]  # in units where the reference frame saturates at 1
+        gt = gt / max(float(np.percentile(gt, 99.9)), 1.0)  # keep the target range bounded
+        return (*b.frames, gt.astype(np.float32), np.log2(b.exposure_times / b.exposure_times[b.reference]))
+
+
+TASKS = ("phase1", "phase2", "hdr")
+
+
+class SampleStream:
+    """Deterministic batches: ``batch(step, rank)`` -> list of stacked tensors ``[B, 3, H, W]``."""
+
+    def __init__(self, source: SampleSource, task: str, batch_size: int, seed: int) -> None:
+        if task not in TASKS:
+            raise ValueError(f"unknown sample task '{task}' (choose from {TASKS})")
+        self.source, self.task, self.batch_size, self.seed = source, task, batch_size, seed
+
+    def sample(self, step: int, rank: int, index: int) -> tuple[np.ndarray, ...]:
+        rng = np.random.default_rng([self.seed, rank, step, index])
+        return getattr(self.source, self.task)(rng)
+
+    def batch(self, step: int, rank: int = 0) -> list[torch.Tensor]:
+        samples = [self.sample(step, rank, i) for i in range(self.batch_size)]
+        out = []
+        for parts in zip(*samples):
+            arr = np.stack(parts)
+            t = torch.from_numpy(np.ascontiguousarray(arr)).float()
+            out.append(t.permute(0, 3, 1, 2).contiguous() if t.ndim == 4 else t)
+        return out

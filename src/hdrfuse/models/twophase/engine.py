@@ -1,0 +1,98 @@
+"""The ``twophase`` method: shipped weights, frame selection, tiled inference on CPU or GPU."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from ...bracket import Bracket
+from ...errors import InputError
+from ...inference.tiling import run_tiled
+from ...methods import Result, register
+from .amnet import TwoPhase, select_inputs
+
+WEIGHTS_NAME = "twophase.safetensors"
+
+
+def shipped_weights() -> Path:
+    """Path of the weights inside the package (``HDRFUSE_TWOPHASE_WEIGHTS`` overrides it)."""
+    override = os.environ.get("HDRFUSE_TWOPHASE_WEIGHTS")
+    if override:
+        return Path(override)
+    return Path(str(resources.files("hdrfuse.weights").joinpath(WEIGHTS_NAME)))
+
+
+@cache
+def load_twophase(path: str | None = None) -> TwoPhase:
+    """The two-phase model with trained weights (offline: from the package or ``path``), in eval mode."""
+    from ...train.checkpoint import load_weights, read_metadata
+    from ...train.tasks import build_twophase
+
+    file = Path(path) if path else shipped_weights()
+    if not file.is_file():
+        raise InputError("two-phase weights not found (train them: hdrfuse train configs/twophase_phase2.yaml)", file)
+    meta = read_metadata(file)
+    model = build_twophase(meta.get("model", {}))
+    model.load_state_dict(load_weights(file))
+    return model.eval()
+
+
+def fuse_twophase(
+    bracket: Bracket,
+    device: torch.device,
+    tile: int = 512,
+    overlap: int = 48,
+    bf16: bool | None = None,
+    weights: str | None = None,
+) -> Result:
+    """Run the engine on a bracket: (darkest, brightest) and a real middle frame when there is one."""
+    model = load_twophase(weights).to(device)
+    iu, io, im = select_inputs(bracket.frames, bracket.exposure_times)
+    frames = bracket.frames
+    under, over = frames[iu : iu + 1], frames[io : io + 1]
+    use_bf16 = (device.type == "cuda") if bf16 is None else bf16
+    fmt = torch.channels_last
+
+    def call(net: torch.nn.Module):  # noqa: ANN202
+        def run(*xs: torch.Tensor) -> torch.Tensor:
+            xs = tuple(x.contiguous(memory_format=fmt) for x in xs)
+            with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                return net(*xs)
+
+        return run
+
+    model = model.to(memory_format=fmt)
+    if im is None:
+        inter = run_tiled(call(_padded(model.unet)), [under, over], tile, overlap, device)
+    else:
+        inter = frames[im : im + 1]
+    fused = run_tiled(call(_padded(model.amnet)), [under, inter, over], tile, overlap, device)
+    return Result(
+        image=fused[0].clamp(0, 1).permute(1, 2, 0).numpy(),
+        kind="ldr",
+        maps={"intermediate": inter[0].clamp(0, 1).permute(1, 2, 0).numpy()},
+        info={"inputs": (iu, io, im), "generated_intermediate": im is None},
+    )
+
+
+class _padded(torch.nn.Module):  # noqa: N801 - a thin wrapper
+    """Pads inputs to the network's multiple of 4 and crops the output back."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        from ..layers import pad_to_multiple
+
+        h, w = xs[0].shape[-2:]
+        return self.net(*(pad_to_multiple(x, 4)[0] for x in xs))[..., :h, :w]
+
+
+@register("twophase", kind="ldr", description="Two-phase progressive MEF: UNet intermediate + AMNet (learned)")
+def _twophase(bracket: Bracket, device: torch.device) -> Result:
+    return fuse_twophase(bracket, device)

@@ -1,0 +1,224 @@
+"""The trainer: one YAML config describes a whole run; CPU or GPU; one process or DDP (torchrun).
+
+    hdrfuse train configs/twophase_phase1.yaml [--resume] [--steps N] [--minutes M]
+    torchrun --nproc_per_node=8 --no-python hdrfuse train configs/twophase_phase1.yaml
+
+Every run directory holds ``last.safetensors`` + ``last_state.pt`` (resume point: optimizer, step,
+RNG states, history), ``best.safetensors`` (lowest validation loss), ``log.csv`` and ``loss.png``.
+Batches are a function of (seed, rank, step), so ``--resume`` continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+
+from ..data.training import PHOTO_EXTENSIONS, SampleSource, SampleStream, split_files
+from ..losses import WeightedLoss
+from .checkpoint import load_state, load_weights, save_state, save_weights
+from .tasks import get_task
+
+DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    "steps": 1000,
+    "batch_size": 8,
+    "lr": 2e-4,
+    "lr_min": 2e-5,
+    "bf16": True,
+    "channels_last": True,
+    "log_every": 25,
+    "val_every": 200,
+    "ckpt_every": 200,
+    "val_batches": 4,
+    "loss": {"l1": 1.0},
+    "vgg_weights": None,
+    "model": {},
+    "data": {},
+}
+
+
+def load_config(path: str | os.PathLike[str], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The YAML config merged over :data:`DEFAULTS` (and ``overrides`` over that)."""
+    import yaml
+
+    with open(path) as fh:
+        cfg = yaml.safe_load(fh) or {}
+    merged = copy.deepcopy(DEFAULTS)
+    merged.update(cfg)
+    merged.update(overrides or {})
+    for key in ("task", "run_dir"):
+        if key not in merged:
+            raise ValueError(f"{path}: the config needs '{key}'")
+    return merged
+
+
+def _distributed() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    return rank, world, local
+
+
+def _lr(cfg: dict[str, Any], step: int) -> float:
+    t = min(step / max(cfg["steps"], 1), 1.0)
+    return cfg["lr_min"] + 0.5 * (cfg["lr"] - cfg["lr_min"]) * (1 + math.cos(math.pi * t))
+
+
+def _streams(cfg: dict[str, Any], samples: str) -> tuple[SampleStream, SampleStream]:
+    data = cfg["data"]
+    every = int(data.get("val_every_file", 5))
+    photos = split_files(data.get("photos", []), PHOTO_EXTENSIONS, every)
+    hdrs = split_files(data.get("hdr", []), (".hdr", ".exr"), every)
+    kw = {"crop": int(data.get("crop", 128)), "max_side": int(data.get("max_side", 768)),
+          "hdr_fraction": float(data.get("hdr_fraction", 0.5))}
+    train = SampleStream(SampleSource(photos[0], hdrs[0], **kw), samples, cfg["batch_size"], cfg["seed"])
+    val = SampleStream(SampleSource(photos[1], hdrs[1], **kw), samples, cfg["batch_size"], cfg["seed"] + 7919)
+    return train, val
+
+
+def _plot(history: list[dict[str, float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    steps = [h["step"] for h in history if "loss" in h]
+    ax.plot(steps, [h["loss"] for h in history if "loss" in h], label="train", lw=1)
+    val = [(h["step"], h["val_loss"]) for h in history if "val_loss" in h]
+    if val:
+        ax.plot(*zip(*val), "o-", label="validation", lw=1.5)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_yscale("log")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    from ..io.write import atomic_write
+
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), overwrite=True)
+    plt.close(fig)
+
+
+def train(
+    config: str | os.PathLike[str] | dict[str, Any],
+    resume: bool = False,
+    steps: int | None = None,
+    minutes: float | None = None,
+    verbose: bool = True,
+    until: int | None = None,
+) -> nn.Module:
+    """Train (or resume) the run a config describes; returns the trained model (unwrapped).
+
+    ``steps`` overrides the total (and so the learning-rate schedule); ``until`` stops early at that
+    step with a checkpoint, as ``minutes`` does after that long, leaving the schedule unchanged.
+    """
+    cfg = load_config(config) if not isinstance(config, dict) else {**copy.deepcopy(DEFAULTS), **config}
+    if steps is not None:
+        cfg["steps"] = int(steps)
+    rank, world, local = _distributed()
+    device = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
+    task = get_task(cfg["task"])
+    run = Path(cfg["run_dir"])
+    if rank == 0:
+        run.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg["seed"])
+    model = task.build(cfg["model"])
+    task.prepare(model, cfg)
+    model.to(device)
+    if cfg["channels_last"]:
+        model = model.to(memory_format=torch.channels_last)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=cfg["lr"], betas=(0.9, 0.999))
+    loss_fn = WeightedLoss(cfg["loss"], cfg.get("vgg_weights")).to(device)
+    start, history, best = 0, [], math.inf
+    if resume and (run / "last_state.pt").exists():
+        model.load_state_dict(load_weights(run / "last.safetensors"))
+        state = load_state(run / "last_state.pt")
+        optimizer.load_state_dict(state["optimizer"])
+        start, history, best = state["step"], state["history"], state["best"]
+        torch.set_rng_state(state["torch_rng"])
+    net: nn.Module = model
+    if world > 1:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[local] if device.type == "cuda" else None)
+    train_stream, val_stream = _streams(cfg, task.samples)
+    autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=bool(cfg["bf16"]))
+    metadata = {"task": cfg["task"], "model": cfg["model"]}
+    deadline = time.monotonic() + 60 * minutes if minutes else math.inf
+    t0, step = time.monotonic(), start
+
+    def to_device(batch: list[torch.Tensor]) -> list[torch.Tensor]:
+        fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
+        return [b.to(device).contiguous(memory_format=fmt) if b.ndim == 4 else b.to(device) for b in batch]
+
+    def checkpoint(step: int) -> None:
+        save_weights(run / "last.safetensors", model, {**metadata, "step": step})
+        save_state(run / "last_state.pt", {"optimizer": optimizer.state_dict(), "step": step, "history": history,
+                                           "best": best, "torch_rng": torch.get_rng_state(), "config": cfg})
+        _plot(history, run / "loss.png")
+
+    for step in range(start, cfg["steps"]):
+        net.train()
+        if hasattr(model, "unet") and not any(p.requires_grad for p in model.unet.parameters()):
+            model.unet.eval()
+        for group in optimizer.param_groups:
+            group["lr"] = _lr(cfg, step)
+        batch = to_device(train_stream.batch(step, rank))
+        with torch.autocast(**autocast):
+            pred, target = task.predict(net, batch)
+        loss, parts = loss_fn(pred.float(), target.float())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        record = {"step": step + 1, "loss": float(loss.detach()), **{k: float(v) for k, v in parts.items()}}
+        if (step + 1) % cfg["val_every"] == 0 or step + 1 == cfg["steps"]:
+            val = _validate(model, task, val_stream, loss_fn, cfg, to_device, autocast)
+            record.update(val)
+            if rank == 0 and val["val_loss"] < best:
+                best = val["val_loss"]
+                save_weights(run / "best.safetensors", model, {**metadata, "step": step + 1, "val": val})
+        history.append(record)
+        if verbose and rank == 0 and ((step + 1) % cfg["log_every"] == 0 or "val_loss" in record):
+            rate = (step + 1 - start) / max(time.monotonic() - t0, 1e-9)
+            extra = f" val {record['val_loss']:.4f} psnr {record['val_psnr']:.2f}" if "val_loss" in record else ""
+            print(f"step {step + 1}/{cfg['steps']} loss {record['loss']:.4f}{extra} ({rate:.2f} it/s)", flush=True)
+        stop = time.monotonic() > deadline or (until is not None and step + 1 >= until)
+        if rank == 0 and ((step + 1) % cfg["ckpt_every"] == 0 or step + 1 == cfg["steps"] or stop):
+            checkpoint(step + 1)
+        if world > 1:
+            flag = torch.tensor([1.0 if stop else 0.0], device=device)
+            dist.all_reduce(flag)
+            stop = bool(flag.item())
+        if stop:
+            break
+    if world > 1:
+        dist.barrier()
+    return model
+
+
+@torch.no_grad()
+def _validate(model, task, stream, loss_fn, cfg, to_device, autocast) -> dict[str, float]:  # noqa: ANN001
+    was_training = model.training
+    model.eval()
+    losses, psnrs = [], []
+    for i in range(cfg["val_batches"]):
+        batch = to_device(stream.batch(i, 0))
+        with torch.autocast(**autocast):
+            pred, target = task.predict(model, batch)
+        loss, _ = loss_fn(pred.float(), target.float())
+        mse = ((pred.float().clamp(0, 1) - target.float().clamp(0, 1)) ** 2).mean().clamp_min(1e-10)
+        losses.append(float(loss))
+        psnrs.append(float(-10 * torch.log10(mse)))
+    model.train(was_training)
+    return {"val_loss": sum(losses) / len(losses), "val_psnr": sum(psnrs) / len(psnrs)}

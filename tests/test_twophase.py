@@ -1,0 +1,202 @@
+"""Two-phase MEF engine: model shapes, gradients, decoupled training, resume, DDP, tiling, weights."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from hdrfuse.inference import run_tiled
+from hdrfuse.losses import VGGPerceptualLoss, WeightedLoss
+from hdrfuse.losses.vgg import vgg19_features
+from hdrfuse.models.layers import count_parameters
+from hdrfuse.models.twophase import AMNet, TwoPhase, UNet, select_inputs
+from hdrfuse.train import load_weights, save_weights, train
+from hdrfuse.train.tasks import build_twophase
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+TINY_MODEL = {"unet": {"base": 4}, "amnet": {"channels": 8, "blocks": 1, "growth": 4, "layers": 2}}
+
+
+@pytest.fixture
+def sources(tmp_path: Path) -> dict[str, list[str]]:
+    """A few small photos and one HDR map made here (no ../shared needed)."""
+    from conftest import textured_scene
+
+    from hdrfuse.io import write_image
+
+    photos, hdr = tmp_path / "photos", tmp_path / "hdr"
+    photos.mkdir()
+    hdr.mkdir()
+    for i in range(5):
+        write_image(photos / f"p{i}.png", np.clip(textured_scene(48, 48, seed=i, dynamic_range=20.0) ** 0.45, 0, 1))
+    for i in range(2):
+        write_image(hdr / f"h{i}.exr", textured_scene(48, 48, seed=10 + i, dynamic_range=2000.0) * 5)
+    return {"photos": [str(photos)], "hdr": [str(hdr)]}
+
+
+def _config(tmp_path: Path, sources: dict, task: str, **kw) -> dict:  # noqa: ANN003
+    cfg = {"task": task, "run_dir": str(tmp_path / f"run_{task}"), "steps": 4, "batch_size": 2, "lr": 1e-3,
+           "bf16": False, "channels_last": False, "val_every": 2, "ckpt_every": 2, "val_batches": 1,
+           "log_every": 100, "data": {**sources, "crop": 32, "val_every_file": 2},
+           "model": TINY_MODEL if task.endswith("phase2") else {"unet": TINY_MODEL["unet"]},
+           "loss": {"l1": 1.0, "ssim": 0.2, "vgg": 0.0}}
+    cfg.update(kw)
+    return cfg
+
+
+# ---- models -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("h,w", [(32, 32), (37, 50), (17, 9)])
+def test_shapes_and_any_size(h: int, w: int) -> None:
+    net = build_twophase(TINY_MODEL)
+    x = torch.rand(2, 3, h, w)
+    torch.set_grad_enabled(False)
+    assert net.unet(*map(_pad4, (x, x)))[..., :h, :w].shape == (2, 3, h, w)
+    out = net(x, x)
+    assert out.shape == (2, 3, h, w) and float(out.min()) >= 0 and float(out.max()) <= 1
+    assert net(x, x, middle=x).shape == (2, 3, h, w)
+    torch.set_grad_enabled(True)
+
+
+def _pad4(x: torch.Tensor) -> torch.Tensor:
+    from hdrfuse.models.layers import pad_to_multiple
+
+    return pad_to_multiple(x, 4)[0]
+
+
+def test_gradient_reaches_every_parameter() -> None:
+    net = build_twophase(TINY_MODEL)
+    x = torch.rand(1, 3, 24, 24)
+    net(x, x.flip(-1)).mean().backward()
+    missing = [n for n, p in net.named_parameters() if p.grad is None or float(p.grad.abs().sum()) == 0]
+    assert missing == []
+
+
+def test_default_sizes_are_small() -> None:
+    assert 0.3e6 < count_parameters(UNet(base=24)) < 1.2e6
+    assert 0.3e6 < count_parameters(AMNet(channels=48, blocks=3, growth=24, layers=4)) < 1.0e6
+
+
+def test_select_inputs_rule() -> None:
+    f2, f3, f5 = torch.rand(2, 3, 4, 4), torch.rand(3, 3, 4, 4), torch.rand(5, 3, 4, 4)
+    assert select_inputs(f2) == (0, 1, None)
+    assert select_inputs(f3, torch.tensor([1.0, 4.0, 16.0])) == (0, 2, 1)
+    # uneven stops: 0, 1, 2, 5, 8 -> midpoint 4 stops: nearest real frame is the one at 5
+    assert select_inputs(f5, torch.tensor([1.0, 2.0, 4.0, 32.0, 256.0])) == (0, 4, 3)
+    assert select_inputs(f5) == (0, 4, 2)
+
+
+def test_tiled_equals_untiled() -> None:
+    torch.manual_seed(0)
+    net = build_twophase(TINY_MODEL).eval()
+    u, o = torch.rand(1, 3, 90, 130), torch.rand(1, 3, 90, 130)
+    with torch.no_grad():
+        whole = net(u, o)
+        tiled = run_tiled(lambda a, b: net(a, b), [u, o], tile=48, overlap=16)
+    diff = (whole - tiled).abs()
+    assert float(diff.mean()) < 5e-3 and float(diff.max()) < 0.05
+
+
+# ---- losses -------------------------------------------------------------------------------------------
+
+def test_vgg_loss_loads_a_torchvision_format_checkpoint(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    state = {f"features.{k}": v for k, v in vgg19_features(37).state_dict().items()}
+    path = tmp_path / "vgg19-random.pth"
+    torch.save(state, path)
+    loss = VGGPerceptualLoss(weights=path)
+    x = torch.rand(1, 3, 32, 32, requires_grad=True)
+    assert float(loss(x, x)) == 0.0
+    value = loss(x, torch.rand(1, 3, 32, 32))
+    value.backward()
+    assert float(value) > 0 and x.grad is not None and float(x.grad.abs().sum()) > 0
+    assert all(not p.requires_grad for p in loss.features.parameters())
+    torch.save({"features.0.weight": torch.zeros(1)}, tmp_path / "bad.pth")
+    with pytest.raises(ValueError, match="not a VGG-19 checkpoint"):
+        VGGPerceptualLoss(weights=tmp_path / "bad.pth")
+
+
+def test_vgg_weights_never_downloaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.delenv("HDRFUSE_VGG_WEIGHTS", raising=False)
+    with pytest.raises(FileNotFoundError, match="never downloads"):
+        WeightedLoss({"l1": 1.0, "vgg": 0.1})
+    assert list(WeightedLoss({"l1": 1.0, "vgg": 0.0}).terms) == ["l1"]
+
+
+# ---- training -----------------------------------------------------------------------------------------
+
+def test_phase2_keeps_the_unet_frozen(tmp_path: Path, sources: dict) -> None:
+    torch.manual_seed(3)
+    unet = UNet(**TINY_MODEL["unet"])
+    save_weights(tmp_path / "unet.safetensors", unet, {"model": TINY_MODEL})
+    cfg = _config(tmp_path, sources, "twophase_phase2", init_unet=str(tmp_path / "unet.safetensors"), steps=3)
+    torch.manual_seed(0)
+    before = build_twophase(TINY_MODEL).amnet.state_dict()
+    model = train(cfg, verbose=False)
+    for k, v in unet.state_dict().items():
+        assert torch.equal(model.unet.state_dict()[k], v), k
+    changed = [k for k, v in model.amnet.state_dict().items() if not torch.equal(v, before[k])]
+    assert len(changed) > 0
+    assert (Path(cfg["run_dir"]) / "best.safetensors").exists() and (Path(cfg["run_dir"]) / "loss.png").exists()
+
+
+def test_resume_continues_exactly(tmp_path: Path, sources: dict) -> None:
+    straight = train(_config(tmp_path / "a", sources, "twophase_phase1"), verbose=False)
+    cfg = _config(tmp_path / "b", sources, "twophase_phase1")
+    train(cfg, verbose=False, until=2)
+    resumed = train(cfg, resume=True, verbose=False)
+    for (k, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
+        assert torch.allclose(a, b, atol=1e-6), k
+
+
+def _ddp_worker(rank: int, cfg: dict, out: str, port: int) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", RANK=str(rank),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    model = train(cfg, verbose=False)
+    save_weights(Path(out) / f"rank{rank}.safetensors", model, {})
+    import torch.distributed as dist
+
+    dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_end_identical(tmp_path: Path, sources: dict) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = _config(tmp_path, sources, "twophase_phase1", steps=3)
+    mp.spawn(_ddp_worker, args=(cfg, str(tmp_path), port), nprocs=2, join=True)
+    a, b = load_weights(tmp_path / "rank0.safetensors"), load_weights(tmp_path / "rank1.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    torch.manual_seed(0)
+    init = UNet(**TINY_MODEL["unet"]).state_dict()
+    assert any(not torch.equal(a[k], init[k]) for k in a)  # it did train
+
+
+# ---- the shipped method --------------------------------------------------------------------------------
+
+def test_shipped_weights_load_offline_and_fuse() -> None:
+    from hdrfuse.models.twophase.engine import load_twophase, shipped_weights
+
+    assert shipped_weights().is_file(), "the package ships twophase.safetensors"
+    model = load_twophase()
+    assert isinstance(model, TwoPhase) and not model.training
+    import hdrfuse
+    from conftest import gamma_bracket, textured_scene
+
+    frames = gamma_bracket(textured_scene(40, 56), [0.3, 8.0])
+    out = hdrfuse.fuse(frames, method="twophase", device="cpu")
+    assert out.shape == (40, 56, 3) and 0 <= out.min() and out.max() <= 1
+    # the fused image lies between the two exposures in brightness
+    means = sorted(f.mean() / 255 for f in frames)
+    assert means[0] < out.mean() < means[1]
