@@ -186,9 +186,10 @@ def test_ddp_two_processes_end_identical(tmp_path: Path, sources: dict) -> None:
 # ---- the shipped method --------------------------------------------------------------------------------
 
 def test_shipped_weights_load_offline_and_fuse() -> None:
-    from hdrfuse.models.twophase.engine import load_twophase, shipped_weights
+    from hdrfuse.models.shipped import shipped_weights
+    from hdrfuse.models.twophase.engine import load_twophase
 
-    assert shipped_weights().is_file(), "the package ships twophase.safetensors"
+    assert shipped_weights("twophase").is_file(), "the package ships twophase.safetensors"
     model = load_twophase()
     assert isinstance(model, TwoPhase) and not model.training
     import hdrfuse

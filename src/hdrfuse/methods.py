@@ -120,7 +120,8 @@ def _debevec(bracket: Bracket, device: torch.device) -> Result:
 
 def _register_learned() -> None:
     """Learned engines register themselves on import (their heavy imports stay inside functions)."""
-    from .models.twophase import engine  # noqa: F401
+    from .models.flexhdr import engine as _flexhdr  # noqa: F401
+    from .models.twophase import engine as _twophase  # noqa: F401
 
 
 _register_learned()

@@ -13,7 +13,9 @@ Tasks:
   synthetic stack (5 frames, 1.5 stops apart) of the same scene; for photos, of the 5-frame stack of
   the photo.
 - ``hdr``: a dynamic 3-frame bracket of an HDR map (camera shake, a moving object, noise) ->
-  the ground-truth HDR seen from the reference frame.
+  the ground-truth HDR seen from the reference frame, in units where the reference exposure
+  saturates at 1 (so the scale follows from the inputs), plus each frame's exposure in stops
+  relative to the reference.
 """
 
 from __future__ import annotations
@@ -127,8 +129,7 @@ class SampleSource:
         path = self.hdrs[int(rng.integers(len(self.hdrs)))]
         patch = _crop(_load(path, "hdr", self.max_side), rng, self.crop)
         b = synthesize_from_hdr(patch, rng, n=3, ev_spacing=(2.0, 3.0), motion=True)
-        gt = b.hdr * b.exposure_times[b.reference]  # in units where the reference frame saturates at 1
-        gt = gt / max(float(np.percentile(gt, 99.9)), 1.0)  # keep the target range bounded
+        gt = b.hdr * b.exposure_times[b.reference]  # units where the reference frame saturates at 1
         return (*b.frames, gt.astype(np.float32), np.log2(b.exposure_times / b.exposure_times[b.reference]))
 
 

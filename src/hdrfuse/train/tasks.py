@@ -30,6 +30,8 @@ class Task:
     build: Callable[[dict[str, Any]], nn.Module]
     predict: Callable[[nn.Module, list[torch.Tensor]], tuple[torch.Tensor, torch.Tensor]]
     prepare: Callable[[nn.Module, dict[str, Any]], None] = lambda model, cfg: None
+    extra_loss: Callable[[nn.Module, dict[str, Any]], torch.Tensor] | None = None
+    """(unwrapped model, config) -> a term added to the loss after ``predict`` (FlexHDR's photometric)."""
 
 
 def build_twophase(cfg: dict[str, Any]) -> TwoPhase:
@@ -50,7 +52,35 @@ def _freeze_unet(model: nn.Module, cfg: dict[str, Any]) -> None:
     model.unet.eval()
 
 
+def _hdr_inputs(batch: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``hdr`` samples: three frames, the ground truth, exposures in stops -> (ldr [B,N,3,H,W], ev, gt)."""
+    return torch.stack(batch[:3], dim=1), batch[4], batch[3]
+
+
+def _predict_hdr(model: nn.Module, batch: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    ldr, ev, gt = _hdr_inputs(batch)
+    return model(ldr, ev, 1), gt
+
+
+def _photometric(model: nn.Module, cfg: dict[str, Any]) -> torch.Tensor:
+    return float(cfg.get("photometric_weight", 1.0)) * model.photometric_loss(1)
+
+
+def _flexhdr(cfg: dict[str, Any]) -> nn.Module:
+    from ..models.flexhdr import FlexHDR
+
+    return FlexHDR(**cfg)
+
+
+def _ahdrnet(cfg: dict[str, Any]) -> nn.Module:
+    from ..models.flexhdr import AHDRNet
+
+    return AHDRNet(**cfg)
+
+
 TASKS: dict[str, Task] = {
+    "flexhdr": Task(samples="hdr", build=_flexhdr, predict=_predict_hdr, extra_loss=_photometric),
+    "ahdrnet": Task(samples="hdr", build=_ahdrnet, predict=_predict_hdr),
     "twophase_phase1": Task(
         samples="phase1",
         build=lambda cfg: UNet(**cfg.get("unet", {})),

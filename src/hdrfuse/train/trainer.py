@@ -178,6 +178,9 @@ def train(
         with torch.autocast(**autocast):
             pred, target = task.predict(net, batch)
         loss, parts = loss_fn(pred.float(), target.float())
+        if task.extra_loss is not None:
+            extra = task.extra_loss(model, cfg)
+            loss, parts = loss + extra, {**parts, "extra": extra.detach()}
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -2,43 +2,19 @@
 
 from __future__ import annotations
 
-import os
-from functools import cache
-from importlib import resources
-from pathlib import Path
-
 import torch
 
 from ...bracket import Bracket
-from ...errors import InputError
 from ...inference.tiling import run_tiled
 from ...methods import Result, register
+from ..shipped import load_model
 from .amnet import TwoPhase, select_inputs
 
-WEIGHTS_NAME = "twophase.safetensors"
-
-
-def shipped_weights() -> Path:
-    """Path of the weights inside the package (``HDRFUSE_TWOPHASE_WEIGHTS`` overrides it)."""
-    override = os.environ.get("HDRFUSE_TWOPHASE_WEIGHTS")
-    if override:
-        return Path(override)
-    return Path(str(resources.files("hdrfuse.weights").joinpath(WEIGHTS_NAME)))
-
-
-@cache
 def load_twophase(path: str | None = None) -> TwoPhase:
     """The two-phase model with trained weights (offline: from the package or ``path``), in eval mode."""
-    from ...train.checkpoint import load_weights, read_metadata
     from ...train.tasks import build_twophase
 
-    file = Path(path) if path else shipped_weights()
-    if not file.is_file():
-        raise InputError("two-phase weights not found (train them: hdrfuse train configs/twophase_phase2.yaml)", file)
-    meta = read_metadata(file)
-    model = build_twophase(meta.get("model", {}))
-    model.load_state_dict(load_weights(file))
-    return model.eval()
+    return load_model("twophase", build_twophase, path)  # type: ignore[return-value]
 
 
 def fuse_twophase(

@@ -1,0 +1,258 @@
+"""FlexHDR: HDR from any number of LDR frames in any order, with flow, uncertainty and attention.
+
+After the FlexHDR paper (uncertainty-driven HDR fusion; see ``../shared/papers/001_*``):
+
+- **Shared-weight streams**, one per frame, so any N works; information is shared between streams
+  by max-pooling across frames, ``F_i' = conv([F_i, max_j F_j])``, at several stages; a global max over
+  the streams feeds the merge. Everything is symmetric in the non-reference frames, so their order
+  does not matter.
+- **Inputs** per frame: the LDR image and its exposure-normalised linear version ``LDR^2.2 / t``
+  (``t`` relative to the reference).
+- **Exposure confidence** ``E_i``: piecewise linear in the frame's per-pixel mean value, 1 on a
+  plateau [alpha, beta], falling linearly to 0 at 0 and 1; alpha and beta are learned.
+- **HDR-specific flow**, RAFT-like but light: an encoder to 1/8 resolution with max-pool sharing
+  across all frames, then recurrent (ConvGRU) refinement of the flow ``O_i`` from ``F_i``, ``F_r`` and
+  ``E_i``; features are warped by the flow. Self-supervised by a photometric loss weighted by ``E_r``.
+- **Alignment uncertainty** ``U_i = |F_i^w - F_r| * E_r``; the **attention** network takes
+  ``F_i^w, F_r, U_i, E_i^w`` and predicts a 64-channel ``A_i`` with max-pool sharing.
+- **Merge**: a GRDB of 3 residual dense blocks with a max-pool fusion after each, a global
+  residual, refinement convolutions, linear HDR out.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..layers import RDB, conv, pad_to_multiple
+
+GAMMA = 2.2
+
+
+class ExposureConfidence(nn.Module):
+    """``E(v)``: 0 at v = 0 and 1, 1 on [alpha, beta], linear in between; alpha, beta learnable."""
+
+    def __init__(self, alpha: float = 0.1, beta: float = 0.9) -> None:
+        super().__init__()
+        self.a = nn.Parameter(torch.logit(torch.tensor(alpha / 0.5)))
+        self.b = nn.Parameter(torch.logit(torch.tensor((beta - 0.5) / 0.5)))
+
+    @property
+    def alpha(self) -> torch.Tensor:
+        return 0.5 * torch.sigmoid(self.a).clamp(1e-3, 1.0)
+
+    @property
+    def beta(self) -> torch.Tensor:
+        return 0.5 + 0.5 * torch.sigmoid(self.b).clamp(0.0, 1.0 - 1e-3)
+
+    def forward(self, ldr: torch.Tensor) -> torch.Tensor:
+        v = ldr.mean(dim=1, keepdim=True).clamp(0.0, 1.0)
+        rise = v / self.alpha
+        fall = (1.0 - v) / (1.0 - self.beta)
+        return torch.minimum(torch.minimum(rise, fall), torch.ones_like(v))
+
+
+class Share(nn.Module):
+    """Max-pool information sharing across streams: ``conv([F_i, max_j F_j])`` for ``[B, N, C, H, W]``."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = conv(2 * channels, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c, h, w = x.shape
+        pooled = x.max(dim=1, keepdim=True).values.expand(-1, n, -1, -1, -1)
+        return self.conv(torch.cat([x, pooled], dim=2).flatten(0, 1)).view(b, n, c, h, w)
+
+
+def per_stream(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Apply a 2-D module to every stream of ``[B, N, C, H, W]`` (shared weights)."""
+    b, n = x.shape[:2]
+    y = module(x.flatten(0, 1))
+    return y.view(b, n, *y.shape[1:])
+
+
+def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Sample ``x [B, C, H, W]`` at ``p + flow(p)`` (flow in pixels, ``[B, 2, H, W]``: dx, dy)."""
+    b, _, h, w = x.shape
+    ys, xs = torch.meshgrid(torch.arange(h, device=x.device, dtype=flow.dtype),
+                            torch.arange(w, device=x.device, dtype=flow.dtype), indexing="ij")
+    gx = (xs + flow[:, 0]) * (2.0 / max(w - 1, 1)) - 1.0
+    gy = (ys + flow[:, 1]) * (2.0 / max(h - 1, 1)) - 1.0
+    grid = torch.stack([gx, gy], dim=-1)
+    return F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="border", align_corners=True)
+
+
+class ConvGRU(nn.Module):
+    """Convolutional GRU cell (RAFT's update block, single scale)."""
+
+    def __init__(self, hidden: int, inputs: int) -> None:
+        super().__init__()
+        self.z = nn.Conv2d(hidden + inputs, hidden, 3, padding=1)
+        self.r = nn.Conv2d(hidden + inputs, hidden, 3, padding=1)
+        self.q = nn.Conv2d(hidden + inputs, hidden, 3, padding=1)
+
+    def forward(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        hx = torch.cat([h, x], dim=1)
+        z, r = torch.sigmoid(self.z(hx)), torch.sigmoid(self.r(hx))
+        q = torch.tanh(self.q(torch.cat([r * h, x], dim=1)))
+        return (1 - z) * h + z * q
+
+
+class FlowNet(nn.Module):
+    """Light RAFT-like flow for exposure brackets: 1/8-resolution encoder with max-pool sharing across
+    all frames, iterative ConvGRU refinement from (F_i, F_r, E_i), flow upsampled x8."""
+
+    def __init__(self, in_ch: int = 6, dims: tuple[int, int, int] = (32, 48, 64), hidden: int = 64,
+                 iterations: int = 4) -> None:
+        super().__init__()
+        d1, d2, d3 = dims
+        self.down = nn.ModuleList([conv(in_ch + 1, d1, stride=2), conv(d1, d2, stride=2), conv(d2, d3, stride=2)])
+        self.share = nn.ModuleList([Share(d1), Share(d2), Share(d3)])
+        self.context = conv(d3, hidden)
+        motion_in = 3 * d3 + 2 + 2
+        self.motion = nn.Sequential(conv(motion_in, 96), conv(96, hidden))
+        self.gru = ConvGRU(hidden, 2 * hidden)
+        self.head = nn.Sequential(conv(hidden, 64), nn.Conv2d(64, 2, 3, padding=1))
+        self.iterations = iterations
+
+    def forward(self, x: torch.Tensor, conf: torch.Tensor, ref: int) -> torch.Tensor:
+        """``x [B, N, C, H, W]`` (H, W multiples of 8), ``conf [B, N, 1, H, W]`` -> flows ``[B, N, 2, H, W]``."""
+        b, n, _, h, w = x.shape
+        g = torch.cat([x, conf], dim=2)
+        for down, share in zip(self.down, self.share):
+            g = share(per_stream(down, g))
+        e = F.avg_pool2d(conf.flatten(0, 1), 8).view(b, n, 1, h // 8, w // 8)
+        g_ref = g[:, ref]
+        e_ref = e[:, ref]
+        hidden = torch.tanh(self.context(g_ref))
+        flows = []
+        for i in range(n):
+            if i == ref:
+                flows.append(x.new_zeros(b, 2, h, w))
+                continue
+            flow = x.new_zeros(b, 2, h // 8, w // 8)
+            state = hidden
+            for _ in range(self.iterations):
+                g_w = warp(g[:, i], flow)
+                feats = self.motion(torch.cat([g_w, g_ref, (g_w - g_ref).abs(), e[:, i], e_ref, flow], dim=1))
+                state = self.gru(state, torch.cat([feats, hidden], dim=1))
+                flow = flow + self.head(state)
+            flows.append(F.interpolate(flow, scale_factor=8, mode="bilinear", align_corners=False) * 8.0)
+        return torch.stack(flows, dim=1)
+
+
+class AttentionNet(nn.Module):
+    """``A_i = att(F_i^w, F_r, U_i, E_i^w)``, 64 channels, with max-pool sharing between streams."""
+
+    def __init__(self, channels: int = 64) -> None:
+        super().__init__()
+        self.inp = conv(3 * channels + 1, channels)
+        self.share1 = Share(channels)
+        self.mid = conv(channels, channels)
+        self.share2 = Share(channels)
+        self.out = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, fw: torch.Tensor, fr: torch.Tensor, u: torch.Tensor, ew: torch.Tensor) -> torch.Tensor:
+        n = fw.shape[1]
+        x = torch.cat([fw, fr.unsqueeze(1).expand(-1, n, -1, -1, -1), u, ew], dim=2)
+        x = self.share1(per_stream(self.inp, x))
+        x = self.share2(per_stream(self.mid, x))
+        return torch.sigmoid(per_stream(self.out, x))
+
+
+class MergeNet(nn.Module):
+    """GRDB of residual dense blocks with max-pool fusion after each, global residual, refinement."""
+
+    def __init__(self, channels: int = 64, blocks: int = 3, growth: int = 32, layers: int = 5) -> None:
+        super().__init__()
+        self.inp = conv(channels, channels)
+        self.blocks = nn.ModuleList([RDB(channels, growth, layers) for _ in range(blocks)])
+        self.shares = nn.ModuleList([Share(channels) for _ in range(blocks)])
+        self.fuse = nn.Sequential(nn.Conv2d(blocks * channels, channels, 1), nn.Conv2d(channels, channels, 3, padding=1))
+        self.refine = nn.Sequential(conv(channels, channels), nn.Conv2d(channels, 3, 3, padding=1))
+
+    def forward(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        x = per_stream(self.inp, x)
+        outs = []
+        for block, share in zip(self.blocks, self.shares):
+            x = share(per_stream(block, x))
+            outs.append(x.max(dim=1).values)  # global max over the streams
+        merged = self.fuse(torch.cat(outs, dim=1)) + residual
+        return F.softplus(self.refine(merged))
+
+
+class FlexHDR(nn.Module):
+    """``FlexHDR(ldr [B, N, 3, H, W], ev [B, N], reference) -> linear HDR [B, 3, H, W]``.
+
+    ``ev`` is each frame's exposure in stops relative to the reference; the output is in units where
+    the reference exposure saturates at 1. Any N >= 1, any order, any frame as the reference.
+
+    Example:
+        >>> import torch
+        >>> net = FlexHDR()
+        >>> ldr = torch.rand(1, 3, 3, 40, 52)
+        >>> net(ldr, torch.tensor([[-2.0, 0.0, 2.0]]), reference=1).shape
+        torch.Size([1, 3, 40, 52])
+    """
+
+    multiple = 8
+
+    def __init__(self, channels: int = 64, flow: dict | None = None, merge: dict | None = None) -> None:
+        super().__init__()
+        self.exposure = ExposureConfidence()
+        self.encode = nn.Sequential(conv(6, channels), conv(channels, channels))
+        self.share = Share(channels)
+        self.flow = FlowNet(**(flow or {}))
+        self.attention = AttentionNet(channels)
+        self.merge = MergeNet(channels, **(merge or {}))
+        self.last: dict[str, torch.Tensor] = {}
+
+    @staticmethod
+    def inputs(ldr: torch.Tensor, ev: torch.Tensor) -> torch.Tensor:
+        """``[LDR, LDR^2.2 / t]`` per frame, ``t = 2^ev`` relative to the reference."""
+        t = torch.pow(2.0, ev.to(ldr.dtype))[:, :, None, None, None]
+        return torch.cat([ldr, ldr.clamp(0, 1).pow(GAMMA) / t], dim=2)
+
+    def forward(self, ldr: torch.Tensor, ev: torch.Tensor, reference: int = 0) -> torch.Tensor:
+        b, n, c, h0, w0 = ldr.shape
+        flat, _ = pad_to_multiple(ldr.flatten(0, 1), self.multiple)
+        ldr = flat.view(b, n, c, *flat.shape[-2:])
+        x = self.inputs(ldr, ev)
+        conf = per_stream(self.exposure, ldr)
+        feats = self.share(per_stream(self.encode, x))
+        flows = self.flow(x, conf, reference)
+        fw = torch.stack([warp(feats[:, i], flows[:, i]) for i in range(n)], dim=1)
+        ew = torch.stack([warp(conf[:, i], flows[:, i]) for i in range(n)], dim=1)
+        fr, er = feats[:, reference], conf[:, reference]
+        uncertainty = (fw - fr.unsqueeze(1)).abs() * er.unsqueeze(1)
+        attention = self.attention(fw, fr, uncertainty, ew)
+        hdr = self.merge(fw * attention, fr)
+        self.last = {"flow": flows, "confidence": conf, "uncertainty": uncertainty.mean(2),
+                     "attention": attention.mean(2), "inputs": x, "warped_inputs": torch.stack(
+                         [warp(x[:, i], flows[:, i]) for i in range(n)], dim=1)}
+        return hdr[..., :h0, :w0]
+
+    def photometric_loss(self, reference: int) -> torch.Tensor:
+        """Self-supervision of the flow: ``|X_i^w - X_r| * E_r`` on the exposure-normalised linear inputs
+        (mu-law compressed), over the non-reference frames of the last forward pass."""
+        from ...classical.tonemap import mu_law
+
+        x, xw, conf = self.last["inputs"], self.last["warped_inputs"], self.last["confidence"]
+        n = x.shape[1]
+        target = mu_law(x[:, reference, 3:].clamp(0, 1))
+        er = conf[:, reference]
+        losses = [((mu_law(xw[:, i, 3:].clamp(0, 1)) - target).abs() * er).mean() for i in range(n) if i != reference]
+        return torch.stack(losses).mean() if losses else x.new_zeros(())
+
+
+PAPER_COUNTS = {"flow": 870_000, "attention": 330_000, "merge": 920_000, "total": 2_120_000}
+
+
+def parameter_counts(model: FlexHDR) -> dict[str, int]:
+    """Parameters per sub-network, as the paper splits them; the shared per-frame encoder (which the
+    paper does not list) and the exposure module are counted in the total only."""
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    return {"flow": count(model.flow), "attention": count(model.attention), "merge": count(model.merge),
+            "encoder": count(model.encode) + count(model.share) + count(model.exposure), "total": count(model)}

@@ -1,0 +1,125 @@
+"""FlexHDR: any N, any order, gradients, flow self-supervision, exposure confidence, sizes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import textured_scene
+
+from hdrfuse.errors import InputError
+from hdrfuse.models.flexhdr import AHDRNet, FlexHDR, parameter_counts, warp
+from hdrfuse.models.flexhdr.model import PAPER_COUNTS, ExposureConfidence
+
+
+def _bracket(n: int, h: int = 24, w: int = 32, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    torch.manual_seed(seed)
+    ldr = torch.rand(1, n, 3, h, w)
+    ev = torch.linspace(-2, 2, n)[None]
+    return ldr, ev
+
+
+@pytest.fixture(scope="module")
+def net() -> FlexHDR:
+    torch.manual_seed(0)
+    return FlexHDR().eval()
+
+
+def test_permuting_non_reference_frames_changes_nothing(net: FlexHDR) -> None:
+    ldr, ev = _bracket(4)
+    ref = 1
+    order = [3, 1, 0, 2]  # the reference stays at index 1; the others move
+    with torch.no_grad():
+        a = net(ldr, ev, ref)
+        b = net(ldr[:, order], ev[:, order], ref)
+    assert float((a - b).abs().max()) < 1e-4
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 6, 7])
+def test_any_number_of_frames_and_any_reference(net: FlexHDR, n: int) -> None:
+    ldr, ev = _bracket(n, 20, 28)
+    with torch.no_grad():
+        out = net(ldr, ev, reference=n - 1)
+    assert out.shape == (1, 3, 20, 28) and bool((out >= 0).all()) and bool(torch.isfinite(out).all())
+
+
+def test_gradient_reaches_every_subnetwork() -> None:
+    torch.manual_seed(1)
+    model = FlexHDR()
+    ldr, ev = _bracket(3)
+    # shift one frame so the flow matters, and train the photometric term too
+    (model(ldr, ev, 1).mean() + model.photometric_loss(1)).backward()
+    for name in ("flow", "attention", "merge", "encode", "exposure"):
+        grads = [p.grad for p in getattr(model, name).parameters()]
+        assert all(g is not None for g in grads), name
+        assert sum(float(g.abs().sum()) for g in grads) > 0, name
+
+
+def test_exposure_confidence_shape() -> None:
+    e = ExposureConfidence(alpha=0.2, beta=0.8)
+    v = torch.tensor([0.0, 0.1, 0.2, 0.5, 0.8, 0.9, 1.0]).view(1, 1, 7, 1).expand(1, 3, 7, 1)
+    out = e(v).detach().flatten()
+    assert out[0] == 0 and out[-1] == pytest.approx(0, abs=1e-6)
+    assert torch.allclose(out[2:5], torch.ones(3), atol=1e-5)  # the plateau
+    assert out[1] == pytest.approx(0.5, abs=1e-4) and out[5] == pytest.approx(0.5, abs=1e-4)
+    assert e.a.requires_grad and e.b.requires_grad
+
+
+def test_warp_moves_pixels_by_the_flow() -> None:
+    x = torch.arange(20.0).view(1, 1, 4, 5)
+    flow = torch.zeros(1, 2, 4, 5)
+    flow[:, 0] = 1.0  # sample one pixel to the right
+    out = warp(x, flow)
+    assert torch.allclose(out[..., :4], x[..., 1:])
+
+
+def test_flow_learns_to_undo_a_shift() -> None:
+    """Self-supervised by the photometric loss alone, the flow brings a shifted frame onto the reference."""
+    torch.manual_seed(0)
+    scene = torch.from_numpy(textured_scene(80, 80, seed=4, dynamic_range=20.0)).permute(2, 0, 1)
+    ref = scene[:, 8:72, 8:72] ** (1 / 2.2)
+    moved = scene[:, 11:75, 6:70] ** (1 / 2.2)  # the same exposure: ref(y, x) = moved(y - 3, x + 2)
+    ldr = torch.stack([moved, ref])[None].clamp(0, 1)
+    ev = torch.zeros(1, 2)
+    model = FlexHDR()
+    opt = torch.optim.Adam(model.flow.parameters(), lr=1e-3)
+    model(ldr, ev, 1)
+    start = float(model.photometric_loss(1).detach())
+    for _ in range(60):
+        model(ldr, ev, 1)
+        loss = model.photometric_loss(1)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model(ldr, ev, 1)
+    end = float(model.photometric_loss(1).detach())
+    flow = model.last["flow"][0, 0, :, 16:48, 16:48].detach().mean(dim=(1, 2))
+    assert end < 0.6 * start
+    assert float(flow[0]) == pytest.approx(2.0, abs=1.0) and float(flow[1]) == pytest.approx(-3.0, abs=1.0)
+
+
+def test_parameter_counts_near_the_paper(capsys: pytest.CaptureFixture[str]) -> None:
+    counts = parameter_counts(FlexHDR())
+    print({k: f"{v / 1e6:.2f} M" for k, v in counts.items()})
+    for key, paper in PAPER_COUNTS.items():
+        assert abs(counts[key] - paper) / paper < 0.25, (key, counts[key], paper)
+    assert 1.2e6 < sum(p.numel() for p in AHDRNet().parameters()) < 1.8e6
+
+
+def test_ahdrnet_is_three_frames_only() -> None:
+    ldr, ev = _bracket(3)
+    assert AHDRNet()(ldr, ev).shape == (1, 3, 24, 32)
+    with pytest.raises(ValueError, match="exactly 3 frames"):
+        AHDRNet()(*_bracket(4))
+
+
+def test_unshipped_weights_are_a_clear_error(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    import hdrfuse
+    from hdrfuse.models.shipped import load_model
+
+    load_model.cache_clear()
+    monkeypatch.setenv("HDRFUSE_FLEXHDR_WEIGHTS", str(tmp_path / "none.safetensors"))
+    frames = [np.full((16, 16, 3), v, np.float32) for v in (0.2, 0.5, 0.8)]
+    with pytest.raises(InputError, match="flexhdr weights not found"):
+        hdrfuse.fuse(frames, method="flexhdr")
+    load_model.cache_clear()
