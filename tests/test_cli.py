@@ -49,6 +49,18 @@ def test_fuse_hdr_writes_exr_and_preview(capsys, jpeg_bracket, tmp_path) -> None
     assert read_image(tmp_path / "f.tif").bit_depth == 16
 
 
+def test_fuse_writes_explanatory_maps(capsys, jpeg_bracket, tmp_path) -> None:  # noqa: ANN001
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    code, stdout, _ = run(capsys, "fuse", *jpeg_bracket, "-o", tmp_path / "f.jpg", "--maps", maps)
+    assert code == 0
+    weights = sorted(p.name for p in maps.iterdir())
+    assert weights == ["f_weights_0.png", "f_weights_1.png", "f_weights_2.png"]
+    # the per-frame Mertens weights sum to one: the brightest pixel of each is scaled to white
+    assert max(read_image(maps / w).pixels.max() for w in weights) == pytest.approx(1.0)
+    assert run(capsys, "fuse", *jpeg_bracket, "-o", tmp_path / "g.jpg", "--maps", tmp_path / "none")[0] == 2
+
+
 def test_info_lists_exposures(capsys, jpeg_bracket) -> None:  # noqa: ANN001
     code, stdout, _ = run(capsys, "info", jpeg_bracket[0].parent)
     assert code == 0

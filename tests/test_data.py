@@ -167,3 +167,34 @@ def test_real_middle_frames() -> None:
     b = make_bracket(shared_dir("brackets", "merianos", "Flowers"))
     lo, hi, mid = middle_frame_target(b)
     assert (lo, hi, mid) == (0, 2, 1)
+
+
+def test_training_samples_from_sice_and_kalantari_layouts(tmp_path: Path) -> None:
+    """Users with SICE / Kalantari train on them: real frames with real labels / HDR ground truth."""
+    import tifffile
+
+    from hdrfuse.data.datasets import kalantari_sequences, sice_sequences
+    from hdrfuse.data.training import SampleSource, SampleStream
+
+    scene = textured_scene(40, 48, dynamic_range=50.0)
+    for seq in ("1", "2"):
+        d = tmp_path / "sice" / seq
+        d.mkdir(parents=True)
+        for i, f in enumerate(gamma_bracket(scene, [0.25, 1.0, 4.0])):
+            save_jpeg(d / f"{i}.JPG", f)
+    (tmp_path / "sice" / "Label").mkdir()
+    save_jpeg(tmp_path / "sice" / "Label" / "1.JPG", gamma_bracket(scene, [1.0])[0])
+    k = tmp_path / "kal" / "Training" / "001"
+    k.mkdir(parents=True)
+    for i, f in enumerate(gamma_bracket(scene, [0.25, 1.0, 4.0])):
+        tifffile.imwrite(k / f"{i}.tif", f.astype(np.uint16) * 257, photometric="rgb")
+    (k / "exposure.txt").write_text("0\n2\n4\n")
+    write_image(k / "HDRImg.hdr", scene)
+    seqs = tuple(sice_sequences(tmp_path / "sice") + kalantari_sequences(tmp_path / "kal"))
+    source = SampleSource([], [], crop=32, sequences=seqs, real_fraction=1.0)
+    u, o, label = SampleStream(source, "phase2", 2, 0).batch(0)
+    assert u.shape == (2, 3, 32, 32) and float(u.mean()) < float(o.mean())
+    mid = SampleStream(source, "phase1", 1, 0).batch(0)[2]
+    assert mid.shape == (1, 3, 32, 32)
+    f0, f1, f2, gt, ev = SampleStream(source, "hdr", 1, 0).batch(0)
+    assert gt.shape == (1, 3, 32, 32) and ev.tolist() == [[-2.0, 0.0, 2.0]]

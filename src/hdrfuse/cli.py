@@ -54,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     fuse.add_argument("--tonemap", default="reinhard", choices=sorted(TONEMAPPERS),
                       help="tonemapper for HDR previews and 8-bit outputs of HDR methods (default reinhard)")
     fuse.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    fuse.add_argument("--maps", metavar="DIR", help="also write the method's explanatory maps (weights, "
+                      "intermediate exposure, attention, uncertainty) as PNGs into this existing folder")
     fuse.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
 
     info = sub.add_parser("info", help="frames, sizes, bit depth and exposures of a bracket")
@@ -122,6 +124,8 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
     hdr_out = is_hdr_path(output)
     if method.kind == "hdr" and hdr_out:
         check_output_path(preview_path(output), args.overwrite)
+    if args.maps and not Path(args.maps).is_dir():
+        raise InputError("--maps folder does not exist", args.maps)
     start = time.perf_counter()
     bracket = _load(args)
     if sys.stderr.isatty() and not args.quiet:
@@ -135,12 +139,31 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
     if result.kind == "hdr" and hdr_out:
         written.append(write_image(preview_path(output), tonemap(result.image, args.tonemap),
                                    overwrite=args.overwrite))
+    if args.maps:
+        written += write_maps(result.maps, Path(args.maps), output.stem, args.overwrite)
     if not args.quiet:
         h, w = bracket.size
         seconds = time.perf_counter() - start
         print(f"wrote {', '.join(map(str, written))} ({method.name}, {bracket.n} frames {w}x{h}, "
               f"align {args.align}, {seconds:.1f} s)")
     return 0
+
+
+def write_maps(maps: dict[str, np.ndarray], folder: Path, stem: str, overwrite: bool) -> list[Path]:
+    """Each map as a PNG: HxWx3 as an image, HxW and NxHxW (one file per frame) scaled to [0, 1]."""
+    from .io.write import write_image
+
+    written = []
+    for name, arr in maps.items():
+        arr = np.asarray(arr, dtype=np.float32)
+        planes = [arr] if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 3) else list(arr)
+        for i, plane in enumerate(planes):
+            if plane.ndim == 2:
+                top = float(plane.max())
+                plane = plane / top if top > 0 else plane
+            suffix = f"_{i}" if len(planes) > 1 else ""
+            written.append(write_image(folder / f"{stem}_{name}{suffix}.png", plane, overwrite=overwrite))
+    return written
 
 
 def _fmt_time(t: float | None) -> str:

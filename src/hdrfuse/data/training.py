@@ -1,8 +1,9 @@
 """Training samples, made on the fly and reproducible: sample ``k`` of step ``s`` on rank ``r`` is a
 function of ``(seed, r, s, k)`` alone, so a resumed run sees exactly the batches it would have seen.
 
-Sources are real photographs: well-exposed photos (re-exposed) and HDR radiance maps (re-exposed
-through a simulated camera). Each source list is split into train and validation by file (every
+Sources are real photographs: well-exposed photos (re-exposed), HDR radiance maps (re-exposed
+through a simulated camera) and, for users who have them, SICE or Kalantari sequences (``data.sice``,
+``data.kalantari`` in a config: real frames, real labels or HDR ground truth). Each source list is split into train and validation by file (every
 ``val_every``-th file, by name, is validation), so validation never shares a scene with training.
 
 Tasks:
@@ -31,6 +32,7 @@ import torch
 from ..errors import InputError
 from ..io.read import read_image
 from ..io.write import read_hdr
+from .datasets import Sequence
 from .synthesis import expose, exposures_for, srgb_to_linear, synthesize_from_hdr, synthesize_from_photo
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -86,15 +88,66 @@ def _pseudo_reference(frames: list[np.ndarray]) -> np.ndarray:
     return best
 
 
+_SEQUENCES: dict[tuple[str, int], tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]] = {}
+
+
+def _load_sequence(seq: Sequence, max_side: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
+    """A dataset sequence as (frames [N,H,W,3] darkest first, reference, HDR, exposures in stops), cached."""
+    key = (str(seq.frames[0]), max_side)
+    if key not in _SEQUENCES:
+        _SEQUENCES[key] = _read_sequence(seq, max_side)
+    return _SEQUENCES[key]
+
+
+def _read_sequence(seq: Sequence, max_side: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
+    from .._cv import cv2
+    from ..bracket import make_bracket
+
+    b = make_bracket(seq.frames, exposure_times=seq.exposure_times, reference=seq.reference_frame)
+    frames = b.numpy_frames()
+    ref = read_image(seq.reference).pixels if seq.reference else None
+    hdr = read_hdr(seq.hdr) * float(b.exposure_times[b.reference]) if seq.hdr else None
+    h, w = frames[0].shape[:2]
+    if max(h, w) > max_side:
+        size = (round(w * max_side / max(h, w)), round(h * max_side / max(h, w)))
+        shrink = lambda a: None if a is None else cv2.resize(a, size, interpolation=cv2.INTER_AREA)  # noqa: E731
+        frames, ref, hdr = [shrink(f) for f in frames], shrink(ref), shrink(hdr)
+    ev = np.log2(b.exposure_times / b.exposure_times[b.reference])
+    return np.stack(frames), ref, hdr, ev
+
+
+def _joint_crop(arrays: list[np.ndarray], rng: np.random.Generator, size: int) -> list[np.ndarray]:
+    h, w = arrays[0].shape[-3:-1]
+    size = min(size, h, w)
+    y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
+    return [np.ascontiguousarray(a[..., y : y + size, x : x + size, :]) for a in arrays]
+
+
 @dataclass
 class SampleSource:
-    """Photos and HDR maps for one split, and how to turn them into samples."""
+    """Photos, HDR maps and dataset sequences (SICE, Kalantari) for one split, and how to turn them
+    into samples. Where real sequences are given, they are used with probability ``real_fraction``."""
 
     photos: list[Path]
     hdrs: list[Path]
     crop: int = 128
     max_side: int = 768
     hdr_fraction: float = 0.5
+    sequences: tuple[Sequence, ...] = ()
+    real_fraction: float = 0.0
+
+    def _real(self, rng: np.random.Generator, need: str) -> tuple[np.ndarray, ...] | None:
+        """A crop of a real sequence that has ``need`` ("reference", "hdr" or "middle"), or None."""
+        if not self.sequences or rng.random() >= self.real_fraction:
+            return None
+        usable = [s for s in self.sequences if (need == "reference" and s.reference) or (need == "hdr" and s.hdr)
+                  or (need == "middle" and len(s.frames) >= 3)]
+        if not usable:
+            return None
+        frames, ref, hdr, ev = _load_sequence(usable[int(rng.integers(len(usable)))], self.max_side)
+        parts = [frames] + ([ref] if need == "reference" else [hdr] if need == "hdr" else [])
+        cropped = _joint_crop(parts, rng, self.crop)
+        return (*cropped, ev)
 
     def _pick(self, rng: np.random.Generator) -> tuple[str, np.ndarray]:
         use_hdr = self.hdrs and (not self.photos or rng.random() < self.hdr_fraction)
@@ -103,6 +156,11 @@ class SampleSource:
         return kind, _crop(_load(path, kind, self.max_side), rng, self.crop)
 
     def phase1(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        real = self._real(rng, "middle")
+        if real is not None:  # (darkest, brightest) -> the real frame nearest the midpoint in stops
+            frames, ev = real
+            mid = 1 + int(np.argmin(np.abs(ev[1:-1] - (ev[0] + ev[-1]) / 2)))
+            return frames[0], frames[-1], frames[mid]
         kind, patch = self._pick(rng)
         if kind == "photo":
             frames, _ = synthesize_from_photo(patch, n=3, ev_spacing=float(rng.uniform(1.5, 3.0)))
@@ -111,6 +169,10 @@ class SampleSource:
         return frames[0], frames[2], frames[1]
 
     def phase2(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        real = self._real(rng, "reference")
+        if real is not None:  # SICE: (darkest, brightest) -> the label
+            frames, ref, _ = real
+            return frames[0], frames[-1], ref
         kind, patch = self._pick(rng)
         spacing = float(rng.uniform(1.5, 3.0))
         if kind == "photo":
@@ -124,6 +186,10 @@ class SampleSource:
         return dense[0], dense[-1], _pseudo_reference(dense)
 
     def hdr(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        real = self._real(rng, "hdr")
+        if real is not None and len(real[0]) == 3:  # Kalantari: 3 frames, the middle is the reference
+            frames, gt, ev = real
+            return (*frames, gt.astype(np.float32), ev)
         if not self.hdrs:
             raise InputError("the hdr task needs HDR maps (.hdr/.exr) in data.hdr")
         path = self.hdrs[int(rng.integers(len(self.hdrs)))]

@@ -21,6 +21,7 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
+from ..data.datasets import load_sequences
 from ..data.training import PHOTO_EXTENSIONS, SampleSource, SampleStream, split_files
 from ..losses import WeightedLoss
 from .checkpoint import load_state, load_weights, save_state, save_weights
@@ -81,9 +82,17 @@ def _streams(cfg: dict[str, Any], samples: str) -> tuple[SampleStream, SampleStr
     photos = split_files(data.get("photos", []), PHOTO_EXTENSIONS, every)
     hdrs = split_files(data.get("hdr", []), (".hdr", ".exr"), every)
     kw = {"crop": int(data.get("crop", 128)), "max_side": int(data.get("max_side", 768)),
-          "hdr_fraction": float(data.get("hdr_fraction", 0.5))}
-    train = SampleStream(SampleSource(photos[0], hdrs[0], **kw), samples, cfg["batch_size"], cfg["seed"])
-    val = SampleStream(SampleSource(photos[1], hdrs[1], **kw), samples, cfg["batch_size"], cfg["seed"] + 7919)
+          "hdr_fraction": float(data.get("hdr_fraction", 0.5)), "real_fraction": float(data.get("real_fraction", 0.0))}
+    real: list = []
+    for layout in ("sice", "kalantari"):
+        for root in data.get(layout, []):
+            real += load_sequences(root, layout)
+    val_real = tuple(s for i, s in enumerate(real) if every and i % every == every - 1)
+    train_real = tuple(s for s in real if s not in val_real)
+    train = SampleStream(SampleSource(photos[0], hdrs[0], sequences=train_real, **kw), samples,
+                         cfg["batch_size"], cfg["seed"])
+    val = SampleStream(SampleSource(photos[1], hdrs[1], sequences=val_real, **kw), samples,
+                       cfg["batch_size"], cfg["seed"] + 7919)
     return train, val
 
 
