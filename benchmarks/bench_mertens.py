@@ -18,7 +18,7 @@ import numpy as np
 
 from _common import SHARED, child_peak_memory, median_time, peak_rss_mib, print_table
 
-SIZES = {"1MP": (866, 1155), "12MP": (3000, 4000)}
+SIZES = {"1MP": (866, 1155), "1.5MP": (1000, 1500), "12MP": (3000, 4000)}
 
 
 def load_frames(size: str) -> list[np.ndarray]:

@@ -162,3 +162,17 @@ def test_console_script_entry_point(tmp_path: Path, jpeg_bracket: list[Path]) ->
     bad = subprocess.run([*cmd, "fuse", str(jpeg_bracket[0]), "-o", str(tmp_path / "p.png")],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_train_set_overrides_reach_the_run_and_bad_ones_exit_2(capsys, tmp_path) -> None:  # noqa: ANN001
+    config = tmp_path / "run.yaml"
+    config.write_text("task: nosuchtask\nrun_dir: x\ndata: {crop: 128}\n")
+    code, _, err = run(capsys, "train", str(config), "--set", "crop64")
+    assert code == 2 and "expected key=value" in err and str(config) in err and len(err.strip().splitlines()) == 1
+
+    from hdrfuse.train.trainer import apply_overrides, load_config
+
+    cfg = apply_overrides(load_config(config), ["data.crop=64", "run_dir=runs/y", "lr=1e-4"])
+    assert cfg["data"] == {"crop": 64} and cfg["run_dir"] == "runs/y" and cfg["lr"] == 1e-4
+    with pytest.raises(ValueError, match="not a section"):
+        apply_overrides(cfg, ["lr.x=1"])

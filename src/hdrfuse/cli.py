@@ -80,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     tr.add_argument("--steps", type=int, default=None, help="override the config's total steps")
     tr.add_argument("--minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
+    tr.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a config entry, dotted keys for sections (data.crop=64); repeat for more; "
+                         "give the same ones again with --resume")
 
     syn = sub.add_parser("synth", help="synthesise a bracket dataset from HDR maps or well-exposed photos")
     syn.add_argument("source", help="folder of .hdr/.exr radiance maps (or of photos)")
@@ -253,7 +256,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     if not Path(args.config).is_file():
         raise InputError("config not found", args.config)
-    train(args.config, resume=args.resume, steps=args.steps, minutes=args.minutes)
+    try:
+        train(args.config, resume=args.resume, steps=args.steps, minutes=args.minutes, overrides=args.overrides)
+    except ValueError as err:
+        raise InputError(str(err), args.config) from err
     return 0
 
 

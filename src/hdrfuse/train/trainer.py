@@ -61,6 +61,35 @@ def load_config(path: str | os.PathLike[str], overrides: dict[str, Any] | None =
     return merged
 
 
+def apply_overrides(cfg: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
+    """Set ``key=value`` pairs (dotted keys reach into sections, values parsed as YAML) on a config.
+
+    >>> apply_overrides({"steps": 10, "data": {"crop": 128}}, ["data.crop=64", "bf16=true"])
+    {'steps': 10, 'data': {'crop': 64}, 'bf16': True}
+    """
+    import yaml
+
+    out = copy.deepcopy(cfg)
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set '{item}': expected key=value")
+        *path, last = key.split(".")
+        node = out
+        for part in path:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"--set '{item}': '{part}' is not a section")
+        parsed = yaml.safe_load(value)
+        if isinstance(parsed, str):  # YAML 1.1 reads "1e-4" as text; a number was meant
+            try:
+                parsed = float(parsed)
+            except ValueError:
+                pass
+        node[last] = parsed
+    return out
+
+
 def _distributed() -> tuple[int, int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
@@ -127,13 +156,16 @@ def train(
     minutes: float | None = None,
     verbose: bool = True,
     until: int | None = None,
+    overrides: list[str] | None = None,
 ) -> nn.Module:
     """Train (or resume) the run a config describes; returns the trained model (unwrapped).
 
     ``steps`` overrides the total (and so the learning-rate schedule); ``until`` stops early at that
     step with a checkpoint, as ``minutes`` does after that long, leaving the schedule unchanged.
+    ``overrides`` are ``key=value`` strings (see :func:`apply_overrides`), e.g. ``data.crop=64``.
     """
     cfg = load_config(config) if not isinstance(config, dict) else {**copy.deepcopy(DEFAULTS), **config}
+    cfg = apply_overrides(cfg, overrides or [])
     if steps is not None:
         cfg["steps"] = int(steps)
     rank, world, local = _distributed()

@@ -17,8 +17,14 @@ def _build(name: str):  # noqa: ANN202
     return get_task(name).build
 
 
-def fuse_hdr_net(name: str, bracket: Bracket, device: torch.device, tile: int = 512, overlap: int = 64) -> Result:
-    """Run a learned HDR engine on a bracket; the HDR is divided by the reference's exposure time."""
+def fuse_hdr_net(
+    name: str, bracket: Bracket, device: torch.device, tile: int = 512, overlap: int = 64, bf16: bool | None = None
+) -> Result:
+    """Run a learned HDR engine on a bracket; the HDR is divided by the reference's exposure time.
+
+    ``bf16``: autocast to bfloat16 (default: on CUDA only; CPUs without native bf16 run it slower).
+    """
+    use_bf16 = (device.type == "cuda") if bf16 is None else bf16
     model = load_model(name, _build(name)).to(device)
     frames, ref, n = bracket.frames, bracket.reference, bracket.n
     times = bracket.exposure_times if bracket.exposure_times is not None else 2.0 ** np.arange(n)
@@ -30,8 +36,8 @@ def fuse_hdr_net(name: str, bracket: Bracket, device: torch.device, tile: int = 
     maps: dict[str, np.ndarray] = {}
 
     def run(flat: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            return model(flat.view(1, n, 3, *flat.shape[-2:]), ev, ref)
+        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            return model(flat.view(1, n, 3, *flat.shape[-2:]), ev, ref).float()
 
     flat = frames.reshape(1, n * 3, *frames.shape[-2:])
     hdr = run_tiled(run, [flat], tile, overlap, device)[0]
