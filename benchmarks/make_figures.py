@@ -50,9 +50,7 @@ def main() -> int:
         with torch.no_grad():
             inter = model.unet(*(torch.from_numpy(x).permute(2, 0, 1)[None] for x in (f[0], f[-1])))
         inter_np = inter[0].permute(1, 2, 0).clamp(0, 1).numpy()
-        two = b.with_frames(b.frames[[0, -1]])
-        two.exposure_times = b.exposure_times[[0, -1]]
-        two.reference = 0
+        two = b.subset([0, b.n - 1], reference=0)
         fused2 = fuse_twophase(two, torch.device("cpu")).image
         mert = mertens2007(b.frames[[0, -1]])[0].permute(1, 2, 0).numpy()
         rows.append([name, f"{M.psnr(inter_np, f[1]):.2f}", f"{M.ssim(inter_np, f[1]):.4f}",

@@ -106,3 +106,15 @@ def test_bracket_validates_itself() -> None:
 def test_estimate_exposure_times_shapes() -> None:
     t = estimate_exposure_times(torch.rand(4, 3, 8, 8).sort(dim=0).values)
     assert t.shape == (4,) and t[0] == 1.0 and bool(np.all(np.diff(t) > 0))
+
+
+def test_subset_keeps_times_paths_and_a_sensible_reference(jpeg_bracket: list[Path]) -> None:
+    b = make_bracket(jpeg_bracket)
+    assert b.n == 3 and b.reference == 1
+    two = b.subset([0, 2])
+    assert two.n == 2 and torch.equal(two.frames[1], b.frames[2])
+    assert list(two.exposure_times) == [b.exposure_times[0], b.exposure_times[2]]
+    assert two.paths == [b.paths[0], b.paths[2]] and two.reference in (0, 1)
+    assert b.subset([2, 1], reference=0).reference == 0
+    with pytest.raises(InputError, match="outside"):
+        b.subset([0, 3])

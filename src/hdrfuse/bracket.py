@@ -79,6 +79,20 @@ class Bracket:
         """The same bracket with other pixels (aligned, moved to a device)."""
         return replace(self, frames=frames)
 
+    def subset(self, indices: Sequence[int], reference: int | None = None) -> Bracket:
+        """The bracket of the frames at ``indices`` (kept in that order) with their times, paths and EXIF.
+
+        ``reference`` indexes the new bracket; by default the kept frame nearest the old reference.
+        """
+        idx = [int(i) for i in indices]
+        if not idx or any(not 0 <= i < self.n for i in idx):
+            raise InputError(f"frame indices {idx} are outside 0..{self.n - 1}")
+        if reference is None:
+            reference = min(range(len(idx)), key=lambda k: abs(idx[k] - self.reference))
+        times = None if self.exposure_times is None else self.exposure_times[idx]
+        return replace(self, frames=self.frames[idx], exposure_times=times, reference=reference,
+                       paths=[self.paths[i] for i in idx], exif=[self.exif[i] for i in idx])
+
     def to(self, device: torch.device | str) -> Bracket:
         """The bracket with its frames on ``device``."""
         return self.with_frames(self.frames.to(device))
