@@ -7,6 +7,8 @@ is measured in a fresh child process per configuration (peak RSS minus the RSS w
 the model loaded), which also gives the single-run time of the 4000x3000 row.
 
     python benchmarks/bench_flexhdr.py [--repeats 3] [--no-bf16] [--big]
+
+``--repeats 0`` times each row by the memory child's single run only.
 """
 
 from __future__ import annotations
@@ -75,14 +77,15 @@ def main() -> int:
     for name, size, bf16 in configs:
         bracket = make_bracket(size)
         mem = child_peak_memory("bench_flexhdr", "--memory-child", name, size, "1" if bf16 else "0")
-        if size == "12MP":
+        if size == "12MP" or args.repeats == 0:  # the single run of the memory child
             t, runs = mem["seconds"], 1
         else:
             t, runs = median_time(lambda: run(name, bracket, bf16), args.repeats, warmup=1), args.repeats
-        t_ref = median_time(lambda: run_debevec(bracket), args.repeats, warmup=1)
+        t_ref = median_time(lambda: run_debevec(bracket), max(args.repeats, 1), warmup=1)
         h, w = bracket.size
         rows.append([name, f"3 x {w}x{h}", "bf16" if bf16 else "fp32", runs, f"{t:.2f}", f"{t_ref:.3f}",
                      f"{t / t_ref:.0f}", f"{mem['peak_mib']:.0f}", f"{mem['total_mib']:.0f}"])
+        print("done:", " | ".join(map(str, rows[-1])), flush=True)  # survives an interrupted run
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, tiles {TILE} px (overlap 64)")
     print_table(["method", "frames", "precision", "runs", "seconds (median)", "Debevec s", "ratio",
                  "peak MiB (inference)", "peak MiB (process)"], rows)

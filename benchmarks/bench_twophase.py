@@ -5,7 +5,7 @@ synthetic bracket where that folder is absent. With 3 frames the real middle fra
 generated one (AMNet only); the 2-frame rows run the UNet too. Peak memory is measured in a fresh
 child process per configuration (peak RSS minus the RSS with the frames loaded).
 
-    python benchmarks/bench_twophase.py [--repeats 3] [--big-repeats 1] [--no-bf16]
+    python benchmarks/bench_twophase.py [--repeats 3] [--big-repeats 1] [--no-bf16] [--big-bf16]
 
 ``--big-repeats 0`` times the 12 MP row by the memory child's single run only.
 """
@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--big-repeats", type=int, default=1)
     parser.add_argument("--no-bf16", action="store_true")
+    parser.add_argument("--big-bf16", action="store_true", help="add a 12 MP bf16 row (slow on CPUs without bf16)")
     parser.add_argument("--memory-child", nargs=3, metavar=("SIZE", "N", "BF16"))
     args = parser.parse_args()
     if args.memory_child:
@@ -72,12 +73,14 @@ def main() -> None:
     if not args.no_bf16:
         configs.append(("1MP", 3, True))
     configs.append(("12MP", 3, False))
+    if args.big_bf16:
+        configs.append(("12MP", 3, True))
     rows = []
     for size, n, bf16 in configs:
         bracket = make_bracket(size, n)
         repeats = args.repeats if size == "1MP" else args.big_repeats
         mem = child_peak_memory("bench_twophase", "--memory-child", size, str(n), "1" if bf16 else "0")
-        if repeats:
+        if repeats > 0:
             t = median_time(lambda: run(bracket, bf16), repeats, warmup=1 if size == "1MP" else 0)
         else:  # the single run of the memory child
             t, repeats = mem["seconds"], 1
@@ -85,6 +88,7 @@ def main() -> None:
         h, w = bracket.size
         rows.append([f"{n} x {w}x{h}", "bf16" if bf16 else "fp32", repeats, f"{t:.2f}", f"{t_ref:.3f}",
                      f"{t / t_ref:.0f}", f"{mem['peak_mib']:.0f}", f"{mem['total_mib']:.0f}"])
+        print("done:", " | ".join(map(str, rows[-1])), flush=True)  # survives an interrupted run
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, tiles 512 px (overlap 48)")
     print_table(["frames", "precision", "runs", "twophase s (median)", "Mertens s", "ratio",
                  "peak MiB (inference)", "peak MiB (process)"], rows)
