@@ -44,6 +44,16 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
 
 
+def report_run(fn: Callable[[], object]) -> None:
+    """The memory child's side: run ``fn()`` once and print one JSON line -- its peak memory above the
+    peak so far (``peak_mib``), the process peak (``total_mib``) and its wall time (``seconds``)."""
+    base = peak_rss_mib()
+    start = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - start
+    print(json.dumps({"peak_mib": peak_rss_mib() - base, "total_mib": peak_rss_mib(), "seconds": seconds}))
+
+
 def child_peak_memory(module: str, *args: str) -> dict[str, float]:
     """Run ``python -m module args`` (which prints one JSON line) and return what it printed."""
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent))

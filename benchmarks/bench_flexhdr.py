@@ -14,13 +14,11 @@ the model loaded), which also gives the single-run time of the 4000x3000 row.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 
 import torch
 
-from _common import child_peak_memory, median_time, peak_rss_mib, print_table
+from _common import child_peak_memory, median_time, print_table, report_run
 from bench_mertens import load_frames
 
 TILE = 512
@@ -50,11 +48,7 @@ def memory_child(name: str, size: str, bf16: bool) -> None:
 
     bracket = make_bracket(size)
     load_model(name, _build(name))
-    base = peak_rss_mib()
-    start = time.perf_counter()
-    run(name, bracket, bf16)
-    seconds = time.perf_counter() - start
-    print(json.dumps({"peak_mib": peak_rss_mib() - base, "total_mib": peak_rss_mib(), "seconds": seconds}))
+    report_run(lambda: run(name, bracket, bf16))
 
 
 def main() -> int:

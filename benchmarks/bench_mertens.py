@@ -11,12 +11,11 @@ with the frames already loaded). Frames: the first three of ``../shared/data/bra
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import numpy as np
 
-from _common import SHARED, child_peak_memory, median_time, peak_rss_mib, print_table
+from _common import SHARED, child_peak_memory, median_time, print_table, report_run
 
 SIZES = {"1MP": (866, 1155), "1.5MP": (1000, 1500), "12MP": (3000, 4000)}
 
@@ -59,9 +58,7 @@ def memory_child(impl: str, size: str) -> None:
 
     import hdrfuse.classical.mertens2007  # noqa: F401
 
-    base = peak_rss_mib()
-    (run_hdrfuse if impl == "hdrfuse" else run_opencv)(frames)
-    print(json.dumps({"peak_mib": peak_rss_mib() - base}))
+    report_run(lambda: (run_hdrfuse if impl == "hdrfuse" else run_opencv)(frames))
 
 
 def main() -> None:

@@ -13,14 +13,11 @@ child process per configuration (peak RSS minus the RSS with the frames loaded).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 
-import numpy as np
 import torch
 
-from _common import child_peak_memory, median_time, peak_rss_mib, print_table
+from _common import child_peak_memory, median_time, print_table, report_run
 from bench_mertens import load_frames
 
 
@@ -50,11 +47,7 @@ def memory_child(size: str, n: int, bf16: bool) -> None:
     from hdrfuse.models.twophase.engine import load_twophase
 
     load_twophase()
-    base = peak_rss_mib()
-    start = time.perf_counter()
-    run(bracket, bf16)
-    seconds = time.perf_counter() - start
-    print(json.dumps({"peak_mib": peak_rss_mib() - base, "total_mib": peak_rss_mib(), "seconds": seconds}))
+    report_run(lambda: run(bracket, bf16))
 
 
 def main() -> None:

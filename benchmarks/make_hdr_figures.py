@@ -65,14 +65,8 @@ def main() -> int:
                         maps_row.append(map_tile(arr[i], f"{spec} {key} {i}"))
             rows.append([stack, spec, f"{float(np.percentile(result.image, 99.5)):.3g}"])
         sheet.append(np.concatenate(tiles, axis=1))
-        if maps_row:
-            pad = sheet[-1].shape[1] - sum(t.shape[1] for t in maps_row)
-            row = np.concatenate(maps_row, axis=1)
-            if pad >= 0:
-                row = np.pad(row, ((0, 0), (0, pad), (0, 0)))
-            else:
-                row = row[:, : sheet[-1].shape[1]]
-            sheet.append(row)
+        if maps_row:  # no wider than the row above; the sheet pads every row to one width below
+            sheet.append(np.concatenate(maps_row, axis=1)[:, : sheet[-1].shape[1]])
     if sheet:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)

@@ -258,8 +258,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise InputError("config not found", args.config)
     try:
         train(args.config, resume=args.resume, steps=args.steps, minutes=args.minutes, overrides=args.overrides)
-    except ValueError as err:
-        raise InputError(str(err), args.config) from err
+    except InputError as err:  # a bad --set or config entry: name the config it concerns
+        if err.path is not None:
+            raise
+        raise InputError(err.problem, args.config) from err
     return 0
 
 

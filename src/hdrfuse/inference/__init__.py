@@ -1,5 +1,19 @@
 """Inference helpers: tiling for any resolution, device and precision choice."""
 
+import torch
+
 from .tiling import run_tiled, tile_starts
 
-__all__ = ["run_tiled", "tile_starts"]
+
+def resolve_bf16(device: torch.device, bf16: bool | None) -> bool:
+    """Whether to autocast to bfloat16: ``bf16`` when given, else only on CUDA.
+
+    CPUs without native bf16 (no AVX512_BF16/AMX) run autocast slower than fp32, so it is opt-in there.
+
+    >>> resolve_bf16(torch.device("cpu"), None), resolve_bf16(torch.device("cpu"), True)
+    (False, True)
+    """
+    return (device.type == "cuda") if bf16 is None else bool(bf16)
+
+
+__all__ = ["resolve_bf16", "run_tiled", "tile_starts"]

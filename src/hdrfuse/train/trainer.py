@@ -22,6 +22,7 @@ import torch.distributed as dist
 import torch.nn as nn
 
 from ..data.datasets import load_sequences
+from ..errors import InputError
 from ..data.training import PHOTO_EXTENSIONS, SampleSource, SampleStream, split_files
 from ..losses import WeightedLoss
 from .checkpoint import load_state, load_weights, save_state, save_weights
@@ -73,13 +74,13 @@ def apply_overrides(cfg: dict[str, Any], assignments: list[str]) -> dict[str, An
     for item in assignments:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"--set '{item}': expected key=value")
+            raise InputError(f"--set '{item}': expected key=value")
         *path, last = key.split(".")
         node = out
         for part in path:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ValueError(f"--set '{item}': '{part}' is not a section")
+                raise InputError(f"--set '{item}': '{part}' is not a section")
         parsed = yaml.safe_load(value)
         if isinstance(parsed, str):  # YAML 1.1 reads "1e-4" as text; a number was meant
             try:

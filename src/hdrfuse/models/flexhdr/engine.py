@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from ...bracket import Bracket
-from ...inference.tiling import run_tiled
+from ...inference import resolve_bf16, run_tiled
 from ...methods import Result, register
 from ..shipped import load_model
 
@@ -24,7 +24,7 @@ def fuse_hdr_net(
 
     ``bf16``: autocast to bfloat16 (default: on CUDA only; CPUs without native bf16 run it slower).
     """
-    use_bf16 = (device.type == "cuda") if bf16 is None else bf16
+    use_bf16 = resolve_bf16(device, bf16)
     model = load_model(name, _build(name)).to(device)
     frames, ref, n = bracket.frames, bracket.reference, bracket.n
     times = bracket.exposure_times if bracket.exposure_times is not None else 2.0 ** np.arange(n)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ...bracket import Bracket
-from ...inference.tiling import run_tiled
+from ...inference import resolve_bf16, run_tiled
 from ...methods import Result, register
 from ..shipped import load_model
 from .amnet import TwoPhase, select_inputs
@@ -30,7 +30,7 @@ def fuse_twophase(
     iu, io, im = select_inputs(bracket.frames, bracket.exposure_times)
     frames = bracket.frames
     under, over = frames[iu : iu + 1], frames[io : io + 1]
-    use_bf16 = (device.type == "cuda") if bf16 is None else bf16
+    use_bf16 = resolve_bf16(device, bf16)
     fmt = torch.channels_last
 
     def call(net: torch.nn.Module):  # noqa: ANN202
