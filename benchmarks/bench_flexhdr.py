@@ -6,7 +6,7 @@ bracket where that folder is absent), EV steps of 2. Times are medians in this p
 is measured in a fresh child process per configuration (peak RSS minus the RSS with the frames and
 the model loaded), which also gives the single-run time of the 4000x3000 row.
 
-    python benchmarks/bench_flexhdr.py [--repeats 3] [--no-bf16] [--big]
+    python benchmarks/bench_flexhdr.py [--repeats 3] [--no-bf16] [--big | --big-only]
 
 ``--repeats 0`` times each row by the memory child's single run only.
 """
@@ -56,6 +56,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-bf16", action="store_true")
     parser.add_argument("--big", action="store_true", help="add the 4000x3000 row (one run, several minutes)")
+    parser.add_argument("--big-only", action="store_true", help="only the 4000x3000 row")
     parser.add_argument("--memory-child", nargs=3, metavar=("NAME", "SIZE", "BF16"))
     args = parser.parse_args()
     if args.memory_child:
@@ -67,6 +68,8 @@ def main() -> int:
         configs.append(("flexhdr", "1.5MP", True))
     if args.big:
         configs.append(("flexhdr", "12MP", False))
+    if args.big_only:
+        configs = [("flexhdr", "12MP", False)]
     rows = []
     for name, size, bf16 in configs:
         bracket = make_bracket(size)

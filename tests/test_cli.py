@@ -106,13 +106,17 @@ def _bad(tmp_path: Path, jpeg_bracket: list[Path], case: str) -> tuple[list[str]
         return [a, b, "--max-pixels", "1000"], "exceeds the limit of 1000"
     if case == "bad method":
         return [a, b, "--method", "magic"], "unknown method 'magic'"
+    if case == "option on classical":
+        return [a, b, "--tile", "256"], "method 'mertens' has no option 'tile' (its options: none)"
+    if case == "bad tile":
+        return [a, b, "--method", "flexhdr", "--tile", "100"], "tile must be 0 (whole image) or at least 128"
     if case == "times count":
         return [a, b, "--exposure-times", "1/2"], "--exposure-times gives 1 values for 2 frames"
     raise AssertionError(case)
 
 
 BAD_CASES = ["one frame", "sizes differ", "missing", "empty", "truncated", "not an image", "bad exif",
-             "mixed depth", "bomb", "bad method", "times count"]
+             "mixed depth", "bomb", "bad method", "option on classical", "bad tile", "times count"]
 
 
 @pytest.mark.parametrize("case", BAD_CASES)
@@ -145,6 +149,8 @@ def test_output_problems(capsys, tmp_path, jpeg_bracket) -> None:  # noqa: ANN00
 def test_methods_and_example(capsys, tmp_path) -> None:  # noqa: ANN001
     code, stdout, _ = run(capsys, "methods")
     assert code == 0 and "mertens" in stdout and "debevec" in stdout
+    options = {line.split()[0]: "[--tile, --precision]" in line for line in stdout.splitlines()}
+    assert options["flexhdr"] and options["twophase"] and not options["mertens"]
     code, stdout, _ = run(capsys, "example", tmp_path / "ex")
     assert code == 0 and len(list((tmp_path / "ex").glob("*.jpg"))) == 3
     code, stdout, _ = run(capsys, "info", tmp_path / "ex")

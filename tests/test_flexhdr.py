@@ -125,6 +125,34 @@ def test_unshipped_weights_are_a_clear_error(tmp_path, monkeypatch) -> None:  # 
     load_model.cache_clear()
 
 
+def test_tile_and_precision_options_reach_the_engine(monkeypatch) -> None:  # noqa: ANN001
+    """``tile``/``bf16`` pass from the API to the engine (0 = one pass); classical methods refuse them."""
+    import hdrfuse
+    import hdrfuse.models.flexhdr.engine as engine
+
+    seen: list[int] = []
+    real = engine.run_tiled
+
+    def spy(fn, inputs, tile, overlap, device):  # noqa: ANN001, ANN202
+        seen.append(tile)
+        return real(fn, inputs, tile, overlap, device)
+
+    monkeypatch.setattr(engine, "run_tiled", spy)
+    scene = textured_scene(96, 256, seed=1, dynamic_range=50.0)
+    frames = [np.clip(scene / scene.max() * 4.0**k, 0, 1) ** (1 / 2.2) for k in range(3)]
+    whole = hdrfuse.fuse(frames, method="ahdrnet", exposure_times=[1, 4, 16], tile=0, device="cpu")
+    tiled = hdrfuse.fuse(frames, method="ahdrnet", exposure_times=[1, 4, 16], tile=128, device="cpu")
+    assert seen == [256, 128]
+    rel = np.abs(whole - tiled).mean() / np.abs(whole).mean()
+    assert 0 < rel < 0.05, rel  # tiles blend seamlessly, but it is not the one-pass result
+    fp32 = hdrfuse.fuse(frames, method="ahdrnet", exposure_times=[1, 4, 16], tile=0, bf16=False, device="cpu")
+    assert np.array_equal(fp32, whole)  # fp32 is the CPU default
+    with pytest.raises(InputError, match="no option 'tile'"):
+        hdrfuse.fuse(frames, method="mertens", tile=256)
+    with pytest.raises(InputError, match="at least 128"):
+        hdrfuse.fuse(frames, method="ahdrnet", tile=64)
+
+
 # ---- the shipped methods -------------------------------------------------------------------------------
 
 def _ranks(x: np.ndarray) -> np.ndarray:

@@ -10,17 +10,25 @@ import torch
 
 from .align import align as align_bracket
 from .bracket import Bracket, make_bracket
-from .methods import DEFAULT_METHOD, Result, get_method, resolve_device
+from .methods import DEFAULT_METHOD, Result, check_options, get_method, resolve_device
 
 
 def run_method(
-    bracket: Bracket, method: str = DEFAULT_METHOD, align: str = "none", device: str | torch.device = "auto"
+    bracket: Bracket,
+    method: str = DEFAULT_METHOD,
+    align: str = "none",
+    device: str | torch.device = "auto",
+    **options: object,
 ) -> Result:
-    """Align (optionally) and run a registered method on a validated bracket."""
+    """Align (optionally) and run a registered method on a validated bracket.
+
+    ``options``: engine options the method declares (``tile``, ``bf16``; ``None`` means its default).
+    """
     engine = get_method(method)
+    given = check_options(engine, options)
     dev = resolve_device(device)
     aligned, info = align_bracket(bracket, align)
-    result = engine.run(aligned, dev)
+    result = engine.run(aligned, dev, **given)
     result.info.setdefault("homographies", info["homographies"])
     return result
 
@@ -32,6 +40,7 @@ def fuse(
     reference: int | str | None = None,
     align: str = "none",
     device: str | torch.device = "auto",
+    **options: object,
 ) -> np.ndarray:
     """Fuse a bracket into one image.
 
@@ -43,6 +52,7 @@ def fuse(
         reference: reference frame, as index into the darkest-first order or a file name.
         align: ``"none"``, ``"mtb"`` or ``"ecc"``.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        options: engine options of learned methods: ``tile`` (pixels, 0 = whole image) and ``bf16``.
 
     Returns:
         HxWx3 float32: in [0, 1] for a fused image, linear radiance for an HDR method.
@@ -56,4 +66,4 @@ def fuse(
         ((32, 48, 3), dtype('float32'), True)
     """
     bracket = make_bracket(frames_or_paths, exposure_times=exposure_times, reference=reference)
-    return run_method(bracket, method, align, device).image
+    return run_method(bracket, method, align, device, **options).image

@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     fuse.add_argument("--align", default="none", choices=ALIGN_METHODS,
                       help="global alignment: none (tripod, default), mtb (shifts), ecc (hand-held)")
     fuse.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    fuse.add_argument("--tile", type=int, default=None, metavar="PX",
+                      help="learned methods: tile side for inference (default 512; smaller needs less "
+                      "memory, 0 = the whole image in one pass, fastest on a large GPU)")
+    fuse.add_argument("--precision", choices=["fp32", "bf16"], default=None,
+                      help="learned methods: arithmetic (default bf16 on CUDA, fp32 on CPU)")
     fuse.add_argument("--tonemap", default="reinhard", choices=sorted(TONEMAPPERS),
                       help="tonemapper for HDR previews and 8-bit outputs of HDR methods (default reinhard)")
     fuse.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -119,9 +124,11 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
     from .api import run_method
     from .classical.tonemap import tonemap
     from .io.write import check_output_path, is_hdr_path, write_image
-    from .methods import get_method, resolve_device
+    from .methods import check_options, get_method, resolve_device
 
     method = get_method(args.method)
+    bf16 = None if args.precision is None else args.precision == "bf16"
+    options = check_options(method, {"tile": args.tile, "bf16": bf16})
     device = resolve_device(args.device)
     output = check_output_path(args.output, args.overwrite)
     hdr_out = is_hdr_path(output)
@@ -133,7 +140,7 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
     bracket = _load(args)
     if sys.stderr.isatty() and not args.quiet:
         print(f"fusing {bracket.n} frames with {method.name} on {device} ...", file=sys.stderr)
-    result = run_method(bracket, method.name, args.align, device)
+    result = run_method(bracket, method.name, args.align, device, **options)
     image = result.image
     if result.kind == "hdr" and not hdr_out:
         image = tonemap(image, args.tonemap)
@@ -208,7 +215,8 @@ def _cmd_methods(args: argparse.Namespace) -> int:
 
     for name, m in sorted(available_methods().items()):
         star = " (default)" if name == DEFAULT_METHOD else ""
-        print(f"{name:10s} {m.kind}  {m.description}{star}")
+        opts = f"  [--{', --'.join('precision' if o == 'bf16' else o for o in m.options)}]" if m.options else ""
+        print(f"{name:10s} {m.kind}  {m.description}{star}{opts}")
     return 0
 
 

@@ -1,10 +1,11 @@
 """The method registry: a name -> a callable that turns a :class:`Bracket` into a :class:`Result`.
 
 Built in: ``mertens`` (exposure fusion, the default) and ``debevec`` (HDR radiance merge). Learned
-engines register themselves the same way::
+engines register themselves the same way, naming the keyword options they take (``tile``,
+``bf16``: see :data:`OPTIONS`)::
 
-    @register("mymethod", kind="ldr", description="...")
-    def _mymethod(bracket: Bracket, device: torch.device) -> Result: ...
+    @register("mymethod", kind="ldr", description="...", options=("tile",))
+    def _mymethod(bracket: Bracket, device: torch.device, tile: int | None = None) -> Result: ...
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ from .bracket import Bracket, estimate_exposure_times
 from .errors import InputError
 
 DEFAULT_METHOD = "mertens"
+
+#: Engine options a method may declare, and what they mean.
+OPTIONS = {
+    "tile": "tile side in pixels for tiled inference (0: the whole image in one pass)",
+    "bf16": "autocast to bfloat16 (default: on CUDA only)",
+}
 
 
 @dataclass
@@ -45,19 +52,25 @@ class Method:
     name: str
     kind: str
     description: str
-    run: Callable[[Bracket, torch.device], Result]
+    run: Callable[..., Result]
+    options: tuple[str, ...] = ()
 
 
 _REGISTRY: dict[str, Method] = {}
 
 
-def register(name: str, kind: str, description: str) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
-    """Decorator that registers ``fn(bracket, device) -> Result`` under ``name``."""
+def register(
+    name: str, kind: str, description: str, options: tuple[str, ...] = ()
+) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
+    """Decorator that registers ``fn(bracket, device, **options) -> Result`` under ``name``."""
     if kind not in ("ldr", "hdr"):
         raise ValueError(f"kind must be 'ldr' or 'hdr', got {kind!r}")
+    unknown = set(options) - set(OPTIONS)
+    if unknown:
+        raise ValueError(f"unknown engine options {sorted(unknown)} (known: {sorted(OPTIONS)})")
 
     def decorate(fn: Callable[..., Result]) -> Callable[..., Result]:
-        _REGISTRY[name] = Method(name, kind, description, fn)
+        _REGISTRY[name] = Method(name, kind, description, fn, tuple(options))
         return fn
 
     return decorate
@@ -78,6 +91,19 @@ def get_method(name: str) -> Method:
     if name not in _REGISTRY:
         raise InputError(f"unknown method '{name}' (choose from {', '.join(sorted(_REGISTRY))})")
     return _REGISTRY[name]
+
+
+def check_options(method: Method, options: dict[str, object]) -> dict[str, object]:
+    """The options that are set (not None); :class:`InputError` for one the method does not take."""
+    given = {k: v for k, v in options.items() if v is not None}
+    for key in given:
+        if key not in method.options:
+            takes = ", ".join(method.options) or "none"
+            raise InputError(f"method '{method.name}' has no option '{key}' (its options: {takes})")
+    tile = given.get("tile")
+    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or (tile != 0 and tile < 128)):
+        raise InputError(f"tile must be 0 (whole image) or at least 128 pixels, got {tile!r}")
+    return given
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:

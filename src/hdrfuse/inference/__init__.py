@@ -16,4 +16,15 @@ def resolve_bf16(device: torch.device, bf16: bool | None) -> bool:
     return (device.type == "cuda") if bf16 is None else bool(bf16)
 
 
-__all__ = ["resolve_bf16", "run_tiled", "tile_starts"]
+def resolve_tile(tile: int | None, size: tuple[int, int], default: int = 512) -> int:
+    """The tile side to use: ``default`` when ``None``, the whole image (one pass) when 0.
+
+    >>> resolve_tile(None, (600, 900)), resolve_tile(0, (600, 900)), resolve_tile(256, (600, 900))
+    (512, 900, 256)
+    """
+    if tile is None:
+        return default
+    return max(size) if tile == 0 else int(tile)
+
+
+__all__ = ["resolve_bf16", "resolve_tile", "run_tiled", "tile_starts"]

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from ...bracket import Bracket
-from ...inference import resolve_bf16, run_tiled
+from ...inference import resolve_bf16, resolve_tile, run_tiled
 from ...methods import Result, register
 from ..shipped import load_model
 
@@ -18,13 +18,20 @@ def _build(name: str):  # noqa: ANN202
 
 
 def fuse_hdr_net(
-    name: str, bracket: Bracket, device: torch.device, tile: int = 512, overlap: int = 64, bf16: bool | None = None
+    name: str,
+    bracket: Bracket,
+    device: torch.device,
+    tile: int | None = None,
+    overlap: int = 64,
+    bf16: bool | None = None,
 ) -> Result:
     """Run a learned HDR engine on a bracket; the HDR is divided by the reference's exposure time.
 
+    ``tile``: side of the inference tiles (default 512 px, 0 = the whole image in one pass).
     ``bf16``: autocast to bfloat16 (default: on CUDA only; CPUs without native bf16 run it slower).
     """
     use_bf16 = resolve_bf16(device, bf16)
+    tile = resolve_tile(tile, bracket.size)
     model = load_model(name, _build(name)).to(device)
     frames, ref, n = bracket.frames, bracket.reference, bracket.n
     times = bracket.exposure_times if bracket.exposure_times is not None else 2.0 ** np.arange(n)
@@ -49,11 +56,13 @@ def fuse_hdr_net(
     return Result(image=image.astype(np.float32), kind="hdr", maps=maps, info={"exposure_times": times})
 
 
-@register("flexhdr", kind="hdr", description="FlexHDR: any N frames, flow + uncertainty + attention (learned)")
-def _flexhdr(bracket: Bracket, device: torch.device) -> Result:
-    return fuse_hdr_net("flexhdr", bracket, device)
+@register("flexhdr", kind="hdr", description="FlexHDR: any N frames, flow + uncertainty + attention (learned)",
+          options=("tile", "bf16"))
+def _flexhdr(bracket: Bracket, device: torch.device, **options: object) -> Result:
+    return fuse_hdr_net("flexhdr", bracket, device, **options)  # type: ignore[arg-type]
 
 
-@register("ahdrnet", kind="hdr", description="AHDRNet-style baseline: 3 frames, attention + DRDBs (learned)")
-def _ahdrnet(bracket: Bracket, device: torch.device) -> Result:
-    return fuse_hdr_net("ahdrnet", bracket, device)
+@register("ahdrnet", kind="hdr", description="AHDRNet-style baseline: 3 frames, attention + DRDBs (learned)",
+          options=("tile", "bf16"))
+def _ahdrnet(bracket: Bracket, device: torch.device, **options: object) -> Result:
+    return fuse_hdr_net("ahdrnet", bracket, device, **options)  # type: ignore[arg-type]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ...bracket import Bracket
-from ...inference import resolve_bf16, run_tiled
+from ...inference import resolve_bf16, resolve_tile, run_tiled
 from ...methods import Result, register
 from ..shipped import load_model
 from .amnet import TwoPhase, select_inputs
@@ -20,12 +20,16 @@ def load_twophase(path: str | None = None) -> TwoPhase:
 def fuse_twophase(
     bracket: Bracket,
     device: torch.device,
-    tile: int = 512,
+    tile: int | None = None,
     overlap: int = 48,
     bf16: bool | None = None,
     weights: str | None = None,
 ) -> Result:
-    """Run the engine on a bracket: (darkest, brightest) and a real middle frame when there is one."""
+    """Run the engine on a bracket: (darkest, brightest) and a real middle frame when there is one.
+
+    ``tile``: side of the inference tiles (default 512 px, 0 = the whole image in one pass).
+    """
+    tile = resolve_tile(tile, bracket.size)
     model = load_twophase(weights).to(device)
     iu, io, im = select_inputs(bracket.frames, bracket.exposure_times)
     frames = bracket.frames
@@ -69,6 +73,7 @@ class _padded(torch.nn.Module):  # noqa: N801 - a thin wrapper
         return self.net(*(pad_to_multiple(x, 4)[0] for x in xs))[..., :h, :w]
 
 
-@register("twophase", kind="ldr", description="Two-phase progressive MEF: UNet intermediate + AMNet (learned)")
-def _twophase(bracket: Bracket, device: torch.device) -> Result:
-    return fuse_twophase(bracket, device)
+@register("twophase", kind="ldr", description="Two-phase progressive MEF: UNet intermediate + AMNet (learned)",
+          options=("tile", "bf16"))
+def _twophase(bracket: Bracket, device: torch.device, **options: object) -> Result:
+    return fuse_twophase(bracket, device, **options)  # type: ignore[arg-type]
