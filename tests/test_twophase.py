@@ -155,6 +155,41 @@ def test_resume_continues_exactly(tmp_path: Path, sources: dict) -> None:
         assert torch.allclose(a, b, atol=1e-6), k
 
 
+def test_sigterm_checkpoints_the_step_and_resume_finishes_exactly(tmp_path: Path, sources: dict,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import csv
+    import signal
+
+    from hdrfuse.data.training import SampleStream
+    from hdrfuse.train.checkpoint import load_state
+
+    straight = train(_config(tmp_path / "a", sources, "twophase_phase1", ckpt_every=100), verbose=False)
+    batch = SampleStream.batch
+
+    def batch_then_sigterm(self: SampleStream, step: int, rank: int) -> list:
+        if step == 2 and self is streams[0]:
+            signal.raise_signal(signal.SIGTERM)  # arrives mid-step, as a preemption would
+        return batch(self, step, rank)
+
+    streams: list = []
+    init = SampleStream.__init__
+    monkeypatch.setattr(SampleStream, "__init__", lambda self, *a, **k: (init(self, *a, **k), streams.append(self))[0])
+    monkeypatch.setattr(SampleStream, "batch", batch_then_sigterm)
+    previous = signal.getsignal(signal.SIGTERM)
+    cfg = _config(tmp_path / "b", sources, "twophase_phase1", ckpt_every=100)
+    train(cfg, verbose=False)  # returns instead of dying
+    assert signal.getsignal(signal.SIGTERM) is previous
+    run = Path(cfg["run_dir"])
+    assert load_state(run / "last_state.pt")["step"] == 3  # the interrupted step finished and was saved
+    with open(run / "log.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3] and rows[1]["val_loss"] and not rows[0]["val_loss"]
+    monkeypatch.setattr(SampleStream, "batch", batch)
+    resumed = train(cfg, resume=True, verbose=False)
+    for (k, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
+        assert torch.allclose(a, b, atol=1e-6), k
+
+
 def _ddp_worker(rank: int, cfg: dict, out: str, port: int) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", RANK=str(rank),
                       LOCAL_RANK=str(rank))

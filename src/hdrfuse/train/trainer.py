@@ -6,13 +6,20 @@
 Every run directory holds ``last.safetensors`` + ``last_state.pt`` (resume point: optimizer, step,
 RNG states, history), ``best.safetensors`` (lowest validation loss), ``log.csv`` and ``loss.png``.
 Batches are a function of (seed, rank, step), so ``--resume`` continues exactly where it stopped.
+SIGTERM (a cluster's preemption, ``kill``) or a first Ctrl-C ends the current step, writes the
+checkpoint and returns; a second Ctrl-C interrupts at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import csv
+import io
 import math
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +30,7 @@ import torch.nn as nn
 
 from ..data.datasets import load_sequences
 from ..errors import InputError
+from ..io.write import atomic_write
 from ..data.training import PHOTO_EXTENSIONS, SampleSource, SampleStream, split_files
 from ..losses import WeightedLoss
 from .checkpoint import load_state, load_weights, save_state, save_weights
@@ -150,6 +158,41 @@ def _plot(history: list[dict[str, float]], path: Path) -> None:
     plt.close(fig)
 
 
+def _write_log(history: list[dict[str, float]], path: Path) -> None:
+    """``history`` as CSV, one row per step (validation columns empty between validations)."""
+    columns = list(dict.fromkeys(k for record in history for k in record))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write(path, lambda tmp: tmp.write_text(buffer.getvalue()), overwrite=True)
+
+
+@contextlib.contextmanager
+def _stop_requests(verbose: bool):  # noqa: ANN202
+    """A list that gets an entry when SIGTERM or a first SIGINT arrives (main thread only); a second
+    SIGINT raises ``KeyboardInterrupt`` as usual. The previous handlers come back on exit."""
+    requests: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield requests
+        return
+
+    def handler(signum: int, frame: Any) -> None:  # noqa: ANN401
+        if requests and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        requests.append(signum)
+        if verbose:
+            print(f"{signal.Signals(signum).name}: stopping after this step with a checkpoint "
+                  "(Ctrl-C again to interrupt now)", flush=True)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield requests
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
 def train(
     config: str | os.PathLike[str] | dict[str, Any],
     resume: bool = False,
@@ -208,45 +251,48 @@ def train(
         save_weights(run / "last.safetensors", model, {**metadata, "step": step})
         save_state(run / "last_state.pt", {"optimizer": optimizer.state_dict(), "step": step, "history": history,
                                            "best": best, "torch_rng": torch.get_rng_state(), "config": cfg})
+        _write_log(history, run / "log.csv")
         _plot(history, run / "loss.png")
 
-    for step in range(start, cfg["steps"]):
-        net.train()
-        if hasattr(model, "unet") and not any(p.requires_grad for p in model.unet.parameters()):
-            model.unet.eval()
-        for group in optimizer.param_groups:
-            group["lr"] = _lr(cfg, step)
-        batch = to_device(train_stream.batch(step, rank))
-        with torch.autocast(**autocast):
-            pred, target = task.predict(net, batch)
-        loss, parts = loss_fn(pred.float(), target.float())
-        if task.extra_loss is not None:
-            extra = task.extra_loss(model, cfg)
-            loss, parts = loss + extra, {**parts, "extra": extra.detach()}
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        record = {"step": step + 1, "loss": float(loss.detach()), **{k: float(v) for k, v in parts.items()}}
-        if (step + 1) % cfg["val_every"] == 0 or step + 1 == cfg["steps"]:
-            val = _validate(model, task, val_stream, loss_fn, cfg, to_device, autocast)
-            record.update(val)
-            if rank == 0 and val["val_loss"] < best:
-                best = val["val_loss"]
-                save_weights(run / "best.safetensors", model, {**metadata, "step": step + 1, "val": val})
-        history.append(record)
-        if verbose and rank == 0 and ((step + 1) % cfg["log_every"] == 0 or "val_loss" in record):
-            rate = (step + 1 - start) / max(time.monotonic() - t0, 1e-9)
-            extra = f" val {record['val_loss']:.4f} psnr {record['val_psnr']:.2f}" if "val_loss" in record else ""
-            print(f"step {step + 1}/{cfg['steps']} loss {record['loss']:.4f}{extra} ({rate:.2f} it/s)", flush=True)
-        stop = time.monotonic() > deadline or (until is not None and step + 1 >= until)
-        if rank == 0 and ((step + 1) % cfg["ckpt_every"] == 0 or step + 1 == cfg["steps"] or stop):
-            checkpoint(step + 1)
-        if world > 1:
-            flag = torch.tensor([1.0 if stop else 0.0], device=device)
-            dist.all_reduce(flag)
-            stop = bool(flag.item())
-        if stop:
-            break
+    with _stop_requests(verbose and rank == 0) as stop_requests:
+        for step in range(start, cfg["steps"]):
+            net.train()
+            if hasattr(model, "unet") and not any(p.requires_grad for p in model.unet.parameters()):
+                model.unet.eval()
+            for group in optimizer.param_groups:
+                group["lr"] = _lr(cfg, step)
+            batch = to_device(train_stream.batch(step, rank))
+            with torch.autocast(**autocast):
+                pred, target = task.predict(net, batch)
+            loss, parts = loss_fn(pred.float(), target.float())
+            if task.extra_loss is not None:
+                extra = task.extra_loss(model, cfg)
+                loss, parts = loss + extra, {**parts, "extra": extra.detach()}
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            record = {"step": step + 1, "loss": float(loss.detach()), **{k: float(v) for k, v in parts.items()}}
+            if (step + 1) % cfg["val_every"] == 0 or step + 1 == cfg["steps"]:
+                val = _validate(model, task, val_stream, loss_fn, cfg, to_device, autocast)
+                record.update(val)
+                if rank == 0 and val["val_loss"] < best:
+                    best = val["val_loss"]
+                    save_weights(run / "best.safetensors", model, {**metadata, "step": step + 1, "val": val})
+            history.append(record)
+            if verbose and rank == 0 and ((step + 1) % cfg["log_every"] == 0 or "val_loss" in record):
+                rate = (step + 1 - start) / max(time.monotonic() - t0, 1e-9)
+                extra = f" val {record['val_loss']:.4f} psnr {record['val_psnr']:.2f}" if "val_loss" in record else ""
+                print(f"step {step + 1}/{cfg['steps']} loss {record['loss']:.4f}{extra} ({rate:.2f} it/s)", flush=True)
+            stop = (time.monotonic() > deadline or (until is not None and step + 1 >= until)
+                    or bool(stop_requests))
+            if rank == 0 and ((step + 1) % cfg["ckpt_every"] == 0 or step + 1 == cfg["steps"] or stop):
+                checkpoint(step + 1)
+            if world > 1:
+                flag = torch.tensor([1.0 if stop else 0.0], device=device)
+                dist.all_reduce(flag)
+                stop = bool(flag.item())
+            if stop:
+                break
     if world > 1:
         dist.barrier()
     return model
