@@ -170,6 +170,21 @@ def test_write_never_overwrites_and_is_atomic(tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path)) == ["o.png"]  # no temporary files left behind
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_written_files_get_normal_permissions(tmp_path: Path, umask: int) -> None:
+    old = os.umask(umask)
+    try:
+        write_image(tmp_path / "new.jpg", _gradient())
+        replaced = tmp_path / "kept.png"
+        replaced.write_bytes(b"x")
+        os.chmod(replaced, 0o640)
+        write_image(replaced, _gradient(), overwrite=True)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new.jpg").stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would make it
+    assert replaced.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its mode
+
+
 def test_write_to_missing_folder_or_unknown_format(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="output folder does not exist"):
         write_image(tmp_path / "missing" / "o.png", _gradient())

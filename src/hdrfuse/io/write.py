@@ -115,7 +115,9 @@ def atomic_write(path: str | os.PathLike[str], encode: Callable[[Path], None], o
     """Call ``encode(tmp)`` on a temporary file beside ``path`` (same suffix), then move it into place.
 
     Without ``overwrite`` the final step is a hard link, which fails if ``path`` appeared meanwhile,
-    so an existing file is never replaced. The temporary file is removed whatever happens.
+    so an existing file is never replaced. The temporary file is removed whatever happens. The file
+    gets the permissions a plain ``open()`` would give it (0666 less the umask; a replaced file keeps
+    its own), not the owner-only mode of the temporary file.
     """
     path = Path(path)
     fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent or ".")
@@ -123,6 +125,7 @@ def atomic_write(path: str | os.PathLike[str], encode: Callable[[Path], None], o
     tmp = Path(name)
     try:
         encode(tmp)
+        os.chmod(tmp, _mode_for(path) if overwrite else _mode_for(None))
         if overwrite:
             os.replace(tmp, path)
         else:
@@ -133,6 +136,15 @@ def atomic_write(path: str | os.PathLike[str], encode: Callable[[Path], None], o
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def _mode_for(existing: Path | None) -> int:
+    """The permission bits of ``existing`` if it is a file, else 0666 less the process umask."""
+    if existing is not None and existing.is_file():
+        return existing.stat().st_mode & 0o7777
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def read_hdr(path: str | os.PathLike[str]) -> np.ndarray:
