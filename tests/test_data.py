@@ -192,9 +192,79 @@ def test_training_samples_from_sice_and_kalantari_layouts(tmp_path: Path) -> Non
     write_image(k / "HDRImg.hdr", scene)
     seqs = tuple(sice_sequences(tmp_path / "sice") + kalantari_sequences(tmp_path / "kal"))
     source = SampleSource([], [], crop=32, sequences=seqs, real_fraction=1.0)
-    u, o, label = SampleStream(source, "phase2", 2, 0).batch(0)
+    u, o, middle, has_middle, label, has_label = SampleStream(source, "phase2", 2, 0).batch(0)
     assert u.shape == (2, 3, 32, 32) and float(u.mean()) < float(o.mean())
+    assert has_label.tolist() == [1.0, 1.0] and label.shape == (2, 3, 32, 32)
     mid = SampleStream(source, "phase1", 1, 0).batch(0)[2]
     assert mid.shape == (1, 3, 32, 32)
     f0, f1, f2, gt, ev = SampleStream(source, "hdr", 1, 0).batch(0)
     assert gt.shape == (1, 3, 32, 32) and ev.tolist() == [[-2.0, 0.0, 2.0]]
+
+
+# ---- real SICE-style sequences (issue: two-phase on real data) -------------------------------------
+
+def _write_sequences(root: Path, count: int, frames: int, labelled: bool = False) -> None:
+    for k in range(count):
+        scene = textured_scene(48, 56, seed=k, dynamic_range=200.0)
+        d = root / f"{k:03d}"
+        d.mkdir(parents=True)
+        times = [2.0 ** (2 * i) for i in range(frames)]
+        for i, f in enumerate(gamma_bracket(scene, times)):
+            save_jpeg(d / f"{i + 1}.jpg", f)
+        if labelled:
+            save_jpeg(d / "ref.jpg", gamma_bracket(scene, [2.0 ** (frames - 1)])[0])
+
+
+def test_sequence_folders_read_in_natural_order_with_labels(tmp_path: Path) -> None:
+    from hdrfuse.data.datasets import load_sequences
+
+    _write_sequences(tmp_path / "seq", 2, 11, labelled=True)
+    seqs = load_sequences(tmp_path / "seq", "folder")
+    assert [s.name for s in seqs] == ["000", "001"]
+    assert [p.name for p in seqs[0].frames][:3] == ["1.jpg", "2.jpg", "3.jpg"]
+    assert seqs[0].frames[-1].name == "11.jpg" and seqs[0].reference.name == "ref.jpg"
+
+
+def test_validation_split_by_name_and_rule(tmp_path: Path) -> None:
+    from hdrfuse.train.trainer import real_sequences
+
+    _write_sequences(tmp_path / "zero", 10, 3)
+    _write_sequences(tmp_path / "light", 3, 3, labelled=True)
+    data = {"sequences": [str(tmp_path / "zero"), str(tmp_path / "light")],
+            "val_scenes": ["light/001", "zero/000"], "val_every_sequence": 5}
+    train, val = real_sequences(data)
+    names = {s.name for s in val}
+    # named scenes, plus every 5th of the others in each root (zero: 001..009 -> the 5th, 005)
+    assert names == {"light/001", "zero/000", "zero/005"}
+    assert not names & {s.name for s in train} and len(train) + len(val) == 13
+
+
+def test_real_triplets_cover_every_gap_with_positions() -> None:
+    from hdrfuse.data.training import real_triplet
+
+    ev = np.array([0.0, 1.0, 2.0, 4.0, 6.0])
+    seen = set()
+    for k in range(400):
+        i, j, m, t = real_triplet(ev, np.random.default_rng(k))
+        assert i < m < j and j - i >= 2
+        assert t == pytest.approx((ev[m] - ev[i]) / (ev[j] - ev[i]))
+        seen.add((i, j, m))
+    assert len(seen) == sum(j - i - 1 for i in range(5) for j in range(i + 2, 5))  # all 20 triplets
+
+
+def test_phase1_and_phase2_samples_from_real_sequences(tmp_path: Path) -> None:
+    from hdrfuse.data.training import SampleSource, SampleStream
+    from hdrfuse.train.trainer import real_sequences
+
+    _write_sequences(tmp_path / "zero", 2, 4)
+    _write_sequences(tmp_path / "light", 1, 5, labelled=True)
+    train, _ = real_sequences({"sequences": [str(tmp_path / "zero"), str(tmp_path / "light")],
+                               "val_every_sequence": 0})
+    source = SampleSource([], [], crop=32, sequences=train, real_fraction=1.0, labelled_fraction=0.5)
+    u, o, m, t = SampleStream(source, "phase1", 16, 0).batch(0)
+    assert t.shape == (16,) and bool(((t > 0) & (t < 1)).all())
+    lum = lambda x: x.mean(dim=(1, 2, 3))  # noqa: E731
+    assert bool((lum(u) < lum(m)).all() and (lum(m) < lum(o)).all())
+    u, o, mid, has_mid, target, has_target = SampleStream(source, "phase2", 16, 0).batch(0)
+    assert 0 < float(has_target.sum()) < 16 and 0 < float(has_mid.sum()) < 16
+    assert float(mid[has_mid < 0.5].abs().sum()) == 0.0

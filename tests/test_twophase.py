@@ -236,3 +236,100 @@ def test_shipped_weights_load_offline_and_fuse() -> None:
     # the fused image lies between the two exposures in brightness
     means = sorted(f.mean() / 255 for f in frames)
     assert means[0] < out.mean() < means[1]
+
+
+# ---- real-data training pieces: MEF-SSIM loss, conditioning, borders, phase-2 objective ---------------
+
+def test_mef_ssim_loss_is_zero_at_the_identity_case() -> None:
+    """Ma et al. 2015: with identical inputs the desired patch is the input itself, so Q = 1."""
+    from hdrfuse.metrics.mef_ssim import mef_ssim_loss, mef_ssim_tensor
+
+    frame = torch.rand(1, 3, 48, 48) * 0.6 + 0.2
+    frames = frame.repeat(3, 1, 1, 1)
+    for fn in (mef_ssim_loss, lambda f, y, scales: 1.0 - mef_ssim_tensor(f, y, scales)):
+        assert float(fn(frames, frame, scales=2)) == pytest.approx(0.0, abs=1e-5)
+        assert float(fn(frames, frame.flip(-1), scales=2)) > 0.1
+
+
+def test_mef_ssim_loss_decreases_under_optimisation() -> None:
+    """A toy pair: optimising an image by 1 - MEF-SSIM from a noisy start raises its score."""
+    from conftest import gamma_bracket, textured_scene
+
+    from hdrfuse.metrics.mef_ssim import mef_ssim_loss, mef_ssim_tensor
+
+    scene = textured_scene(40, 40, seed=3, dynamic_range=100.0)
+    pair = torch.from_numpy(np.stack(gamma_bracket(scene, [0.05, 2.0]))).permute(0, 3, 1, 2).float() / 255.0
+    torch.manual_seed(0)
+    logit = (torch.randn(1, 3, 40, 40) * 0.5).requires_grad_()
+    opt = torch.optim.Adam([logit], lr=0.05)
+    losses = []
+    for _ in range(60):
+        loss = mef_ssim_loss(pair, torch.sigmoid(logit), scales=2)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.5 * losses[0] and losses[-1] < 0.3
+    assert float(mef_ssim_tensor(pair, torch.sigmoid(logit.detach()), scales=2)) > 0.7
+
+
+def test_conditioned_unet_uses_t_and_defaults_to_the_middle() -> None:
+    torch.manual_seed(0)
+    net = UNet(base=4, condition=True, padding_mode="replicate").eval()
+    u, o = torch.rand(2, 3, 24, 24) * 0.3, torch.rand(2, 3, 24, 24) * 0.3 + 0.6
+    with torch.no_grad():
+        mid, default = net(u, o, torch.tensor([0.5, 0.5])), net(u, o)
+        low, high = net(u, o, torch.tensor([0.1, 0.1])), net(u, o, torch.tensor([0.9, 0.9]))
+    assert torch.allclose(mid, default)
+    assert float(low.mean()) < float(mid.mean()) < float(high.mean())  # the blend base follows t
+
+
+@pytest.mark.parametrize("padding_mode", ["replicate"])
+def test_border_rows_and_columns_are_not_outliers(padding_mode: str) -> None:
+    """A flat bracket gives a flat output: the first/last rows and columns match the interior.
+
+    (Zero padding left a bright 1-pixel line along the border of the first shipped model's outputs.)
+    """
+    torch.manual_seed(0)
+    model = TwoPhase(UNet(base=8, condition=True, padding_mode=padding_mode),
+                     AMNet(channels=16, blocks=2, growth=8, layers=2, padding_mode=padding_mode)).eval()
+    u, o = torch.full((1, 3, 37, 45), 0.1), torch.full((1, 3, 37, 45), 0.8)
+    with torch.no_grad():
+        out = model(u, o)[0].mean(0)
+    interior = out[6:-6, 6:-6]
+    spread = float(interior.max() - interior.min())
+    for edge in (out[0], out[-1], out[:, 0], out[:, -1], out[1], out[:, 1]):
+        assert float((edge - interior.mean()).abs().max()) <= spread + 1e-5
+
+
+def test_zero_padding_does_leave_border_outliers() -> None:
+    """The check above can fail: the same model with zero padding has border values off the interior."""
+    torch.manual_seed(0)
+    model = TwoPhase(UNet(base=8), AMNet(channels=16, blocks=2, growth=8, layers=2)).eval()
+    u, o = torch.full((1, 3, 37, 45), 0.1), torch.full((1, 3, 37, 45), 0.8)
+    with torch.no_grad():
+        out = model(u, o)[0].mean(0)
+    interior = out[6:-6, 6:-6]
+    assert float((out[0] - interior.mean()).abs().max()) > 10 * float(interior.max() - interior.min()) + 1e-4
+
+
+def test_phase2_objective_mixes_labelled_and_unlabelled() -> None:
+    from hdrfuse.train.tasks import phase2_objective
+
+    loss_fn = WeightedLoss({"l1": 1.0})
+    b = 4
+    under, over = torch.rand(b, 3, 32, 32) * 0.3, torch.rand(b, 3, 32, 32) * 0.3 + 0.6
+    middle, has_middle = torch.zeros(b, 3, 32, 32), torch.tensor([0.0, 0.0, 1.0, 0.0])
+    middle[2] = 0.5
+    target, has_target = torch.rand(b, 3, 32, 32), torch.tensor([1.0, 1.0, 0.0, 0.0])
+    batch = [under, over, middle, has_middle, target, has_target]
+    pred = torch.rand(b, 3, 32, 32, requires_grad=True)
+    loss, parts = phase2_objective(batch, pred, target, loss_fn, {"unlabelled": {"mef_ssim": 1.0, "anchor": 1.0}})
+    assert set(parts) == {"l1", "mef_ssim", "anchor"}
+    expected = 0.5 * float((pred[:2] - target[:2]).abs().mean()) + 0.5 * (float(parts["mef_ssim"])
+                                                                           + float(parts["anchor"]))
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+    loss.backward()
+    assert float(pred.grad[3].abs().sum()) > 0 and float(pred.grad[0].abs().sum()) > 0
+    only_labelled, parts = phase2_objective([*batch[:5], torch.ones(b)], pred, target, loss_fn, {})
+    assert set(parts) == {"l1"}

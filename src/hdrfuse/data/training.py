@@ -116,11 +116,54 @@ def _read_sequence(seq: Sequence, max_side: int) -> tuple[np.ndarray, np.ndarray
     return np.stack(frames), ref, hdr, ev
 
 
-def _joint_crop(arrays: list[np.ndarray], rng: np.random.Generator, size: int) -> list[np.ndarray]:
+def _joint_crop(arrays: list[np.ndarray], rng: np.random.Generator, size: int, augment: bool = False) -> list[np.ndarray]:
+    """The same random ``size`` crop of every array (``[..., H, W, C]``); with ``augment``, the same
+    random horizontal/vertical flip and transpose too (8 orientations)."""
     h, w = arrays[0].shape[-3:-1]
     size = min(size, h, w)
     y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
-    return [np.ascontiguousarray(a[..., y : y + size, x : x + size, :]) for a in arrays]
+    out = [a[..., y : y + size, x : x + size, :] for a in arrays]
+    if augment:
+        flip_h, flip_v, transpose = rng.random(3) < 0.5
+        if flip_h:
+            out = [a[..., :, ::-1, :] for a in out]
+        if flip_v:
+            out = [a[..., ::-1, :, :] for a in out]
+        if transpose:
+            out = [np.swapaxes(a, -3, -2) for a in out]
+    return [np.ascontiguousarray(a) for a in out]
+
+
+_PSEUDO: dict[tuple[str, int], np.ndarray] = {}
+
+
+def _sequence_pseudo_reference(seq: Sequence, max_side: int) -> np.ndarray:
+    """The best classical fusion (by MEF-SSIM) of all frames of an unlabelled real sequence, cached: the
+    low-frequency anchor for the no-reference loss (brightness and colour; MEF-SSIM sees neither)."""
+    key = (str(seq.frames[0]), max_side)
+    if key not in _PSEUDO:
+        frames = _load_sequence(seq, max_side)[0]
+        _PSEUDO[key] = _pseudo_reference(list(frames)).astype(np.float32)
+    return _PSEUDO[key]
+
+
+def real_triplet(ev: np.ndarray, rng: np.random.Generator) -> tuple[int, int, int, float]:
+    """A random (under, over, middle) of a real sequence with exposures ``ev`` (stops, darkest first),
+    and where the middle lies between them: ``t = (ev_m - ev_u) / (ev_o - ev_u)``.
+
+    Any pair at least two frames apart, any real frame between them.
+
+    >>> u, o, m, t = real_triplet(np.array([0.0, 1.0, 3.0, 4.0]), np.random.default_rng(0))
+    >>> u < m < o and 0.0 < t < 1.0
+    True
+    """
+    n = len(ev)
+    pairs = [(i, j) for i in range(n) for j in range(i + 2, n)]
+    i, j = pairs[int(rng.integers(len(pairs)))]
+    m = int(rng.integers(i + 1, j))
+    span = float(ev[j] - ev[i])
+    t = float(np.clip((ev[m] - ev[i]) / span, 0.0, 1.0)) if span > 1e-6 else (m - i) / (j - i)
+    return i, j, m, t
 
 
 @dataclass
@@ -135,18 +178,27 @@ class SampleSource:
     hdr_fraction: float = 0.5
     sequences: tuple[Sequence, ...] = ()
     real_fraction: float = 0.0
+    labelled_fraction: float = 1.0
+    """phase 2: share of real samples from labelled sequences; the rest come from unlabelled ones
+    (no-reference MEF-SSIM loss). 1 = labels only."""
 
     def _real(self, rng: np.random.Generator, need: str) -> tuple[np.ndarray, ...] | None:
-        """A crop of a real sequence that has ``need`` ("reference", "hdr" or "middle"), or None."""
+        """A crop of a real sequence that has ``need`` ("reference", "hdr", "middle" or "unlabelled"),
+        or None. "middle": 3+ frames; "unlabelled": no reference (comes with its pseudo-reference).
+        The crop is flipped and transposed at random, the same way for every part (not for "hdr").
+        """
         if not self.sequences or rng.random() >= self.real_fraction:
             return None
         usable = [s for s in self.sequences if (need == "reference" and s.reference) or (need == "hdr" and s.hdr)
-                  or (need == "middle" and len(s.frames) >= 3)]
+                  or (need == "middle" and len(s.frames) >= 3) or (need == "unlabelled" and not s.reference)]
         if not usable:
             return None
-        frames, ref, hdr, ev = _load_sequence(usable[int(rng.integers(len(usable)))], self.max_side)
+        seq = usable[int(rng.integers(len(usable)))]
+        frames, ref, hdr, ev = _load_sequence(seq, self.max_side)
         parts = [frames] + ([ref] if need == "reference" else [hdr] if need == "hdr" else [])
-        cropped = _joint_crop(parts, rng, self.crop)
+        if need == "unlabelled":
+            parts.append(_sequence_pseudo_reference(seq, self.max_side))
+        cropped = _joint_crop(parts, rng, self.crop, augment=need != "hdr")
         return (*cropped, ev)
 
     def _pick(self, rng: np.random.Generator) -> tuple[str, np.ndarray]:
@@ -156,23 +208,43 @@ class SampleSource:
         return kind, _crop(_load(path, kind, self.max_side), rng, self.crop)
 
     def phase1(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """``(under, over, middle, t)``: a real triplet of a sequence (any under/over pair with a real
+        frame between them, ``t`` where it lies in stops) or a synthetic bracket's middle (``t = 0.5``)."""
         real = self._real(rng, "middle")
-        if real is not None:  # (darkest, brightest) -> the real frame nearest the midpoint in stops
+        if real is not None:
             frames, ev = real
-            mid = 1 + int(np.argmin(np.abs(ev[1:-1] - (ev[0] + ev[-1]) / 2)))
-            return frames[0], frames[-1], frames[mid]
+            i, j, m, t = real_triplet(ev, rng)
+            return frames[i], frames[j], frames[m], np.float32(t)
         kind, patch = self._pick(rng)
         if kind == "photo":
             frames, _ = synthesize_from_photo(patch, n=3, ev_spacing=float(rng.uniform(1.5, 3.0)))
         else:
             frames = synthesize_from_hdr(patch, rng, n=3, ev_spacing=(1.5, 3.0)).frames
-        return frames[0], frames[2], frames[1]
+        return frames[0], frames[2], frames[1], np.float32(0.5)
 
     def phase2(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-        real = self._real(rng, "reference")
-        if real is not None:  # SICE: (darkest, brightest) -> the label
-            frames, ref, _ = real
-            return frames[0], frames[-1], ref
+        """``(under, over, middle, has_middle, target, has_target)``.
+
+        Real sequences: an under frame from the darker half, an over frame from the brighter half, and
+        with probability 1/2 a real frame between them as the middle (3-frame input; else the UNet makes
+        it). The target is the human-picked label where the sequence has one (``has_target = 1``), else
+        the sequence's pseudo-reference (``has_target = 0``: used only as a low-frequency anchor beside
+        the no-reference MEF-SSIM term). Synthetic: a dense stack's pseudo-reference, 2-frame input.
+        """
+        labelled = np.float32(rng.random() < self.labelled_fraction)
+        real = self._real(rng, "reference" if labelled else "unlabelled")
+        if real is not None:
+            frames, target, _ = real
+            n = len(frames)
+            i = int(rng.integers(0, max(1, n // 2)))
+            j = int(rng.integers((n + 1) // 2, n)) if n > 2 else n - 1
+            if j <= i:
+                j = n - 1
+            middle, has_middle = np.zeros_like(frames[0]), np.float32(0.0)
+            if j - i >= 2 and rng.random() < 0.5:
+                m = int(rng.integers(i + 1, j))
+                middle, has_middle = frames[m], np.float32(1.0)
+            return frames[i], frames[j], middle, has_middle, target, labelled
         kind, patch = self._pick(rng)
         spacing = float(rng.uniform(1.5, 3.0))
         if kind == "photo":
@@ -183,7 +255,8 @@ class SampleSource:
             crf = str(rng.choice(["gamma", "srgb", "filmic"]))
             times = exposures_for(patch, 5, spacing / 2.0, middle_key=float(rng.uniform(0.1, 0.3)))
             dense = [expose(patch, t, crf, rng) for t in times]
-        return dense[0], dense[-1], _pseudo_reference(dense)
+        blank = np.zeros_like(dense[0])
+        return dense[0], dense[-1], blank, np.float32(0.0), _pseudo_reference(dense), np.float32(1.0)
 
     def hdr(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         real = self._real(rng, "hdr")

@@ -289,8 +289,21 @@ def _decode_high_depth(path: str) -> np.ndarray:
     return array
 
 
+def natural_key(path: str | os.PathLike[str]) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that orders digit runs by value: ``frame2`` before ``frame10``.
+
+    >>> sorted(["10.jpg", "9.jpg", "b.jpg", "a1.jpg"], key=natural_key)
+    ['9.jpg', '10.jpg', 'a1.jpg', 'b.jpg']
+    """
+    import re
+
+    parts = re.split(r"(\d+)", Path(path).name.lower())
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p)
+
+
 def list_image_files(folder: str | os.PathLike[str], include_reference: bool = False) -> list[Path]:
-    """Image files directly inside ``folder`` (sorted by name), leaving out a reference image.
+    """Image files directly inside ``folder`` (in natural order: ``2.jpg`` before ``10.jpg``), leaving
+    out a reference image.
 
     A file whose stem is one of :data:`REFERENCE_STEMS` (``ref.png``, ``gt.jpg``) is a reference,
     not a frame, unless ``include_reference``.
@@ -300,7 +313,7 @@ def list_image_files(folder: str | os.PathLike[str], include_reference: bool = F
         raise InputError("folder not found", folder)
     files = [
         p
-        for p in sorted(folder.iterdir())
+        for p in sorted(folder.iterdir(), key=natural_key)
         if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
     ]
     if not include_reference:

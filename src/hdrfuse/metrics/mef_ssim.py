@@ -105,15 +105,57 @@ def mef_ssim(frames: Sequence[ImageLike] | torch.Tensor, fused: ImageLike, scale
     y = as_batch(fused, "fused")
     if stack.shape[-2:] != y.shape[-2:]:
         raise ValueError(f"frames {tuple(stack.shape[-2:])} and fused {tuple(y.shape[-2:])} differ in size")
-    grey, grey_y = luma(stack), luma(y)
+    return float(mef_ssim_tensor(stack, y, scales))
+
+
+def mef_ssim_tensor(frames: torch.Tensor, fused: torch.Tensor, scales: int = 3) -> torch.Tensor:
+    """MEF-SSIM of RGB ``frames [K, 3, H, W]`` and ``fused [1, 3, H, W]`` as a differentiable tensor
+    (any float dtype, any device): the training loss of MEF-Net-style fusion is ``1 - mef_ssim_tensor``.
+
+    A scale whose mean score is negative counts as 0 (as in :func:`mef_ssim`).
+
+    Example:
+        >>> import torch
+        >>> frames = torch.rand(2, 3, 32, 32)
+        >>> fused = frames.mean(0, keepdim=True).requires_grad_()
+        >>> q = mef_ssim_tensor(frames, fused, scales=1); q.backward()
+        >>> bool(fused.grad.abs().sum() > 0)
+        True
+    """
+    grey, grey_y = luma(frames), luma(fused)
     weights = torch.tensor(SCALE_WEIGHTS[:scales], dtype=torch.float64)
     weights = weights / weights.sum()
-    score = 1.0
+    score = fused.new_ones(())
     for level in range(scales):
         if min(grey.shape[-2:]) < 11:
             raise ValueError(f"image too small for {scales} MEF-SSIM scales (needs >= {11 * 2 ** (scales - 1)} px)")
-        q = float(mef_ssim_map(grey, grey_y).mean())
-        score *= max(q, 0.0) ** float(weights[level])
+        q = mef_ssim_map(grey, grey_y).mean()
+        score = score * torch.where(q > 0, q.clamp_min(1e-12).pow(float(weights[level])), q.new_zeros(()))
         if level + 1 < scales:
             grey, grey_y = _downsample(grey), _downsample(grey_y)
     return score
+
+
+def mef_ssim_loss(frames: torch.Tensor, fused: torch.Tensor, scales: int = 2) -> torch.Tensor:
+    """Training loss ``1 - sum_l beta_l Q_l`` (``beta`` normalised, ``Q_l`` the mean MEF-SSIM map of
+    scale ``l``) for RGB ``frames [K, 3, H, W]`` and ``fused [1, 3, H, W]``: 0 exactly where the score
+    is 1, and -- unlike the score's product of powers clamped at 0 -- with a gradient everywhere, also
+    from a start whose score is 0.
+
+    Example:
+        >>> import torch
+        >>> frame = torch.rand(1, 3, 32, 32)
+        >>> round(float(mef_ssim_loss(frame.repeat(2, 1, 1, 1), frame, scales=1)), 5)
+        0.0
+    """
+    grey, grey_y = luma(frames), luma(fused)
+    weights = torch.tensor(SCALE_WEIGHTS[:scales], dtype=torch.float64)
+    weights = (weights / weights.sum()).tolist()
+    total = fused.new_zeros(())
+    for level in range(scales):
+        if min(grey.shape[-2:]) < 11:
+            raise ValueError(f"image too small for {scales} MEF-SSIM scales (needs >= {11 * 2 ** (scales - 1)} px)")
+        total = total + weights[level] * mef_ssim_map(grey, grey_y).mean()
+        if level + 1 < scales:
+            grey, grey_y = _downsample(grey), _downsample(grey_y)
+    return 1.0 - total

@@ -32,6 +32,11 @@ class Task:
     prepare: Callable[[nn.Module, dict[str, Any]], None] = lambda model, cfg: None
     extra_loss: Callable[[nn.Module, dict[str, Any]], torch.Tensor] | None = None
     """(unwrapped model, config) -> a term added to the loss after ``predict`` (FlexHDR's photometric)."""
+    objective: Callable[..., tuple[torch.Tensor, dict[str, torch.Tensor]]] | None = None
+    """(batch, pred, target, loss_fn, config) -> (loss, terms), replacing ``loss_fn(pred, target)``
+    (phase 2: supervised terms on labelled samples, MEF-SSIM on unlabelled ones)."""
+    target_mask: Callable[[list[torch.Tensor]], torch.Tensor] | None = None
+    """batch -> ``[B]`` bool: samples whose target is a real label (validation PSNR counts only them)."""
 
 
 def build_twophase(cfg: dict[str, Any]) -> TwoPhase:
@@ -78,19 +83,68 @@ def _ahdrnet(cfg: dict[str, Any]) -> nn.Module:
     return AHDRNet(**cfg)
 
 
+def _predict_phase1(model: nn.Module, b: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(under, over, middle, t)`` samples; ``t`` reaches the UNet when it is conditioned."""
+    unet = getattr(model, "module", model)
+    return model(b[0], b[1], b[3] if getattr(unet, "condition", False) else None), b[2]
+
+
+def _predict_phase2(model: nn.Module, b: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(under, over, middle, has_middle, target, has_target)``: a real middle frame where there is one."""
+    return model(b[0], b[1], b[2], b[3]), b[4]
+
+
+def lowpass(x: torch.Tensor, factor: int = 8) -> torch.Tensor:
+    """Local means over ``factor``-pixel blocks: brightness and colour without the structure."""
+    return torch.nn.functional.avg_pool2d(x, factor, ceil_mode=True)
+
+
+def phase2_objective(batch: list[torch.Tensor], pred: torch.Tensor, target: torch.Tensor, loss_fn: nn.Module,
+                     cfg: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The thesis's loss (``loss_fn``: L1 + SSIM [+ VGG]) on samples with a human-picked label, plus, on
+    unlabelled samples, ``mef_ssim * mef_ssim_loss(pred; inputs)`` (1 - MEF-SSIM) (no reference, as MEF-Net trains) and
+    ``anchor * L1`` between 8x8 block means of the output and of the sequence's pseudo-reference (MEF-SSIM
+    ignores brightness and colour). Weights: ``cfg["unlabelled"] = {mef_ssim: .., anchor: ..}``.
+    """
+    from ..metrics.mef_ssim import mef_ssim_loss
+
+    labelled = batch[5] > 0.5
+    weights = {"mef_ssim": 1.0, "anchor": 1.0, **cfg.get("unlabelled", {})}
+    total = pred.new_zeros(())
+    parts: dict[str, torch.Tensor] = {}
+    if bool(labelled.any()):
+        sup, sup_parts = loss_fn(pred[labelled], target[labelled])
+        total = total + sup * labelled.float().mean()
+        parts.update(sup_parts)
+    free = ~labelled
+    if bool(free.any()):
+        share = free.float().mean()
+        scores = []
+        for k in torch.nonzero(free).flatten().tolist():
+            inputs = [batch[0][k], batch[1][k]] + ([batch[2][k]] if float(batch[3][k]) > 0.5 else [])
+            scores.append(mef_ssim_loss(torch.stack(inputs).float(), pred[k : k + 1].float(), scales=2))
+        mef = torch.stack(scores).mean()
+        anchor = (lowpass(pred[free]) - lowpass(target[free])).abs().mean()
+        total = total + share * (float(weights["mef_ssim"]) * mef + float(weights["anchor"]) * anchor)
+        parts.update({"mef_ssim": mef.detach(), "anchor": anchor.detach()})
+    return total, parts
+
+
 TASKS: dict[str, Task] = {
     "flexhdr": Task(samples="hdr", build=_flexhdr, predict=_predict_hdr, extra_loss=_photometric),
     "ahdrnet": Task(samples="hdr", build=_ahdrnet, predict=_predict_hdr),
     "twophase_phase1": Task(
         samples="phase1",
         build=lambda cfg: UNet(**cfg.get("unet", {})),
-        predict=lambda model, b: (model(b[0], b[1]), b[2]),
+        predict=_predict_phase1,
     ),
     "twophase_phase2": Task(
         samples="phase2",
         build=build_twophase,
-        predict=lambda model, b: (model(b[0], b[1]), b[2]),
+        predict=_predict_phase2,
         prepare=_freeze_unet,
+        objective=phase2_objective,
+        target_mask=lambda b: b[5] > 0.5,
     ),
 }
 

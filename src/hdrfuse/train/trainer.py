@@ -4,7 +4,7 @@
     torchrun --nproc_per_node=8 --no-python hdrfuse train configs/twophase_phase1.yaml
 
 Every run directory holds ``last.safetensors`` + ``last_state.pt`` (resume point: optimizer, step,
-RNG states, history), ``best.safetensors`` (lowest validation loss), ``log.csv`` and ``loss.png``.
+RNG states, history), ``best.safetensors`` (best on validation: ``select``, ``select_mode``), ``log.csv`` and ``loss.png``.
 Batches are a function of (seed, rank, step), so ``--resume`` continues exactly where it stopped.
 SIGTERM (a cluster's preemption, ``kill``) or a first Ctrl-C ends the current step, writes the
 checkpoint and returns; a second Ctrl-C interrupts at once.
@@ -48,6 +48,8 @@ DEFAULTS: dict[str, Any] = {
     "val_every": 200,
     "ckpt_every": 200,
     "val_batches": 4,
+    "select": "val_loss",  # the validation number that picks best.safetensors
+    "select_mode": "min",  # or "max" (val_psnr)
     "loss": {"l1": 1.0},
     "vgg_weights": None,
     "model": {},
@@ -114,19 +116,48 @@ def _lr(cfg: dict[str, Any], step: int) -> float:
     return cfg["lr_min"] + 0.5 * (cfg["lr"] - cfg["lr_min"]) * (1 + math.cos(math.pi * t))
 
 
+def split_sequences(sequences: list, val_scenes: list[str], every: int) -> tuple[tuple, tuple]:
+    """(train, validation) sequences: validation are those named in ``val_scenes`` (``root/name``) and,
+    with ``every > 0``, every ``every``-th of each root's others (by name). Scenes never cross."""
+    named = set(val_scenes)
+    by_root: dict[str, list] = {}
+    for s in sequences:
+        by_root.setdefault(s.name.split("/", 1)[0], []).append(s)
+    val = []
+    for seqs in by_root.values():
+        rest = [s for s in seqs if s.name not in named]
+        val += [s for s in seqs if s.name in named]
+        val += [s for i, s in enumerate(rest) if every and i % every == every - 1]
+    ids = {id(s) for s in val}
+    return tuple(s for s in sequences if id(s) not in ids), tuple(val)
+
+
+def real_sequences(data: dict[str, Any]) -> tuple[tuple, tuple]:
+    """The (train, validation) real sequences a config's ``data`` section names (``sice``, ``kalantari``,
+    ``sequences``: folder layout), each named ``<root folder>/<sequence>``, split by :func:`split_sequences`
+    with ``val_scenes`` and ``val_every_sequence`` (default ``val_every_file``)."""
+    real: list = []
+    for layout in ("sice", "kalantari", "folder"):
+        key = "sequences" if layout == "folder" else layout
+        for root in data.get(key, []):
+            if not Path(root).is_dir():
+                raise InputError(f"data.{key}: folder not found", root)
+            for seq in load_sequences(root, layout):
+                seq.name = f"{Path(root).name}/{seq.name}"
+                real.append(seq)
+    every = int(data.get("val_every_sequence", data.get("val_every_file", 5)))
+    return split_sequences(real, list(data.get("val_scenes", [])), every)
+
+
 def _streams(cfg: dict[str, Any], samples: str) -> tuple[SampleStream, SampleStream]:
     data = cfg["data"]
     every = int(data.get("val_every_file", 5))
     photos = split_files(data.get("photos", []), PHOTO_EXTENSIONS, every)
     hdrs = split_files(data.get("hdr", []), (".hdr", ".exr"), every)
     kw = {"crop": int(data.get("crop", 128)), "max_side": int(data.get("max_side", 768)),
-          "hdr_fraction": float(data.get("hdr_fraction", 0.5)), "real_fraction": float(data.get("real_fraction", 0.0))}
-    real: list = []
-    for layout in ("sice", "kalantari"):
-        for root in data.get(layout, []):
-            real += load_sequences(root, layout)
-    val_real = tuple(s for i, s in enumerate(real) if every and i % every == every - 1)
-    train_real = tuple(s for s in real if s not in val_real)
+          "hdr_fraction": float(data.get("hdr_fraction", 0.5)), "real_fraction": float(data.get("real_fraction", 0.0)),
+          "labelled_fraction": float(data.get("labelled_fraction", 1.0))}
+    train_real, val_real = real_sequences(data)
     train = SampleStream(SampleSource(photos[0], hdrs[0], sequences=train_real, **kw), samples,
                          cfg["batch_size"], cfg["seed"])
     val = SampleStream(SampleSource(photos[1], hdrs[1], sequences=val_real, **kw), samples,
@@ -264,7 +295,7 @@ def train(
             batch = to_device(train_stream.batch(step, rank))
             with torch.autocast(**autocast):
                 pred, target = task.predict(net, batch)
-            loss, parts = loss_fn(pred.float(), target.float())
+            loss, parts = _objective(task, batch, pred, target, loss_fn, cfg)
             if task.extra_loss is not None:
                 extra = task.extra_loss(model, cfg)
                 loss, parts = loss + extra, {**parts, "extra": extra.detach()}
@@ -275,8 +306,9 @@ def train(
             if (step + 1) % cfg["val_every"] == 0 or step + 1 == cfg["steps"]:
                 val = _validate(model, task, val_stream, loss_fn, cfg, to_device, autocast)
                 record.update(val)
-                if rank == 0 and val["val_loss"] < best:
-                    best = val["val_loss"]
+                score = val[cfg["select"]] * (-1.0 if cfg["select_mode"] == "max" else 1.0)
+                if rank == 0 and math.isfinite(score) and score < best:
+                    best = score
                     save_weights(run / "best.safetensors", model, {**metadata, "step": step + 1, "val": val})
             history.append(record)
             if verbose and rank == 0 and ((step + 1) % cfg["log_every"] == 0 or "val_loss" in record):
@@ -302,14 +334,31 @@ def train(
 def _validate(model, task, stream, loss_fn, cfg, to_device, autocast) -> dict[str, float]:  # noqa: ANN001
     was_training = model.training
     model.eval()
-    losses, psnrs = [], []
+    losses: list[float] = []
+    psnrs: list[float] = []
+    terms: dict[str, list[float]] = {}
     for i in range(cfg["val_batches"]):
         batch = to_device(stream.batch(i, 0))
         with torch.autocast(**autocast):
             pred, target = task.predict(model, batch)
-        loss, _ = loss_fn(pred.float(), target.float())
-        mse = ((pred.float().clamp(0, 1) - target.float().clamp(0, 1)) ** 2).mean().clamp_min(1e-10)
+        loss, parts = _objective(task, batch, pred, target, loss_fn, cfg)
         losses.append(float(loss))
-        psnrs.append(float(-10 * torch.log10(mse)))
+        for k, v in parts.items():
+            terms.setdefault(k, []).append(float(v))
+        keep = task.target_mask(batch) if task.target_mask is not None else None
+        if keep is not None and not bool(keep.any()):
+            continue
+        p, t = (pred, target) if keep is None else (pred[keep], target[keep])
+        mse = ((p.float().clamp(0, 1) - t.float().clamp(0, 1)) ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-10)
+        psnrs.extend((-10 * torch.log10(mse)).tolist())
     model.train(was_training)
-    return {"val_loss": sum(losses) / len(losses), "val_psnr": sum(psnrs) / len(psnrs)}
+    out = {"val_loss": sum(losses) / len(losses), "val_psnr": sum(psnrs) / len(psnrs) if psnrs else float("nan")}
+    out.update({f"val_{k}": sum(v) / len(v) for k, v in terms.items()})
+    return out
+
+
+def _objective(task, batch, pred, target, loss_fn, cfg):  # noqa: ANN001, ANN202
+    """The task's own objective, else ``loss_fn(pred, target)``."""
+    if task.objective is not None:
+        return task.objective(batch, pred.float(), target.float(), loss_fn, cfg)
+    return loss_fn(pred.float(), target.float())

@@ -18,9 +18,10 @@ from ..layers import RDB, conv, pad_to_multiple
 class Attention(nn.Module):
     """``A = sigmoid(conv(lrelu(conv([F_x, F_inter]))))``: per-pixel, per-channel weights for ``F_x``."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, padding_mode: str = "zeros") -> None:
         super().__init__()
-        self.net = nn.Sequential(conv(2 * channels, channels), nn.Conv2d(channels, channels, 3, padding=1))
+        self.net = nn.Sequential(conv(2 * channels, channels, padding_mode=padding_mode),
+                                 nn.Conv2d(channels, channels, 3, padding=1, padding_mode=padding_mode))
 
     def forward(self, feat: torch.Tensor, inter: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.net(torch.cat([feat, inter], dim=1)))
@@ -37,15 +38,19 @@ class AMNet(nn.Module):
         torch.Size([1, 3, 20, 24])
     """
 
-    def __init__(self, channels: int = 64, blocks: int = 3, growth: int = 32, layers: int = 4) -> None:
+    def __init__(self, channels: int = 64, blocks: int = 3, growth: int = 32, layers: int = 4,
+                 padding_mode: str = "zeros") -> None:
         super().__init__()
-        self.features = conv(3, channels)  # shared by the three frames
-        self.att_under = Attention(channels)
-        self.att_over = Attention(channels)
-        self.merge_in = nn.Conv2d(3 * channels, channels, 3, padding=1)
-        self.blocks = nn.ModuleList([RDB(channels, growth, layers, dilation=2) for _ in range(blocks)])
-        self.merge_out = nn.Sequential(nn.Conv2d(blocks * channels, channels, 1), nn.Conv2d(channels, channels, 3, padding=1))
-        self.refine = nn.Sequential(conv(channels, channels), nn.Conv2d(channels, 3, 3, padding=1))
+        pm = padding_mode
+        self.features = conv(3, channels, padding_mode=pm)  # shared by the three frames
+        self.att_under = Attention(channels, pm)
+        self.att_over = Attention(channels, pm)
+        self.merge_in = nn.Conv2d(3 * channels, channels, 3, padding=1, padding_mode=pm)
+        self.blocks = nn.ModuleList([RDB(channels, growth, layers, dilation=2, padding_mode=pm) for _ in range(blocks)])
+        self.merge_out = nn.Sequential(nn.Conv2d(blocks * channels, channels, 1),
+                                       nn.Conv2d(channels, channels, 3, padding=1, padding_mode=pm))
+        self.refine = nn.Sequential(conv(channels, channels, padding_mode=pm),
+                                    nn.Conv2d(channels, 3, 3, padding=1, padding_mode=pm))
         self.last_attention: dict[str, torch.Tensor] = {}
 
     def forward(self, under: torch.Tensor, inter: torch.Tensor, over: torch.Tensor) -> torch.Tensor:
@@ -72,9 +77,18 @@ class TwoPhase(nn.Module):
         super().__init__()
         self.unet, self.amnet = unet, amnet
 
-    def forward(self, under: torch.Tensor, over: torch.Tensor, middle: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, under: torch.Tensor, over: torch.Tensor, middle: torch.Tensor | None = None,
+                has_middle: torch.Tensor | None = None) -> torch.Tensor:
+        """``has_middle [B]`` (training batches that mix 2- and 3-frame inputs): 1 where ``middle`` is
+        a real frame to use, 0 where the UNet generates it."""
         (u, o), (h, w) = _pad_pair(under, over)
-        inter = self.unet(u, o) if middle is None else pad_to_multiple(middle, 4)[0]
+        if middle is None:
+            inter = self.unet(u, o)
+        else:
+            inter = pad_to_multiple(middle, 4)[0]
+            if has_middle is not None and not bool((has_middle > 0.5).all()):
+                use = (has_middle > 0.5).view(-1, 1, 1, 1)
+                inter = torch.where(use, inter, self.unet(u, o))
         return self.amnet(u, inter, o)[..., :h, :w]
 
 
