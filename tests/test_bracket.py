@@ -51,15 +51,21 @@ def test_user_exposure_times_follow_input_order() -> None:
     b = make_bracket(frames, exposure_times=[8.0, 0.5, 2.0])
     assert b.exposure_source == "user"
     np.testing.assert_allclose(b.exposure_times, [0.5, 2.0, 8.0])
-    with pytest.raises(InputError, match="gives 2 values for 3 frames"):
+    with pytest.raises(InputError, match="2 exposure times given for 3 frames"):
         make_bracket(frames, exposure_times=[1.0, 2.0])
-    with pytest.raises(InputError, match="share one exposure time"):
-        make_bracket(frames, exposure_times=[1.0, 1.0, 2.0])
+    same = make_bracket(frames, exposure_times=[1.0, 1.0, 2.0])  # fusion needs no times: accepted
+    from hdrfuse.bracket import require_distinct_exposures
+
+    with pytest.raises(InputError, match="share one exposure time"):  # an HDR merge does
+        require_distinct_exposures(same, "debevec")
 
 
 def test_reference_by_index_and_name(jpeg_bracket: list[Path]) -> None:
     assert make_bracket(jpeg_bracket, reference=0).reference == 0
-    assert make_bracket(jpeg_bracket, reference="-1").reference == 2
+    with pytest.raises(InputError, match="outside 0..2"):  # no negative indexing: the CLI says 0..n-1
+        make_bracket(jpeg_bracket, reference="-1")
+    with pytest.raises(InputError, match="frame index"):
+        make_bracket(jpeg_bracket, reference=1.5)
     assert make_bracket(jpeg_bracket, reference="shot_1.jpg").reference == 2
     with pytest.raises(InputError, match="names none of the frames"):
         make_bracket(jpeg_bracket, reference="other.jpg")

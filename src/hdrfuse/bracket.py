@@ -138,6 +138,8 @@ def _as_frame(item: PathLike | np.ndarray | Frame, max_pixels: int | None, use_e
         return item
     if isinstance(item, np.ndarray):
         array = item
+        if array.ndim in (2, 3) and (array.shape[0] == 0 or array.shape[1] == 0):
+            raise InputError(f"a frame is empty (shape {array.shape})")
         if array.ndim == 2:
             array = np.repeat(array[:, :, None], 3, axis=2)
         if array.ndim != 3 or array.shape[2] not in (3, 4):
@@ -155,34 +157,103 @@ def _as_frame(item: PathLike | np.ndarray | Frame, max_pixels: int | None, use_e
     return read_image(item, max_pixels=max_pixels, use_exif=use_exif)
 
 
-def expand_inputs(inputs: PathLike | Sequence[PathLike | np.ndarray]) -> list[PathLike | np.ndarray]:
-    """A folder becomes its image files (without a ``ref.*``); files and arrays pass through."""
+def folder_frames(folder: PathLike) -> tuple[list[Path], list[Path]]:
+    """(frames, skipped) of a bracket folder: its images without a reference (``ref.*``) and without
+    the images hdrfuse wrote (they carry its marker; ``*.preview.jpg``), which are ``skipped``."""
+    from .io.write import is_hdrfuse_output
+
+    files = list_image_files(folder)
+    ours = [f for f in files if f.name.endswith(".preview.jpg") or is_hdrfuse_output(f)]
+    return [f for f in files if f not in ours], ours
+
+
+def expand_inputs(inputs: PathLike | np.ndarray | Sequence[PathLike | np.ndarray]) -> list[PathLike | np.ndarray]:
+    """A folder becomes its image files (without a ``ref.*`` and without images hdrfuse wrote there,
+    such as an earlier output or its ``*.preview.jpg``); files and arrays pass through; an
+    ``NxHxWx3`` array is N frames. Anything else is an :class:`InputError`."""
+    import warnings
+
+    if isinstance(inputs, np.ndarray):
+        if inputs.ndim != 4:
+            raise InputError(f"a single array must be a stack of frames NxHxWx3, got shape {inputs.shape} "
+                             "(pass a list of HxWx3 frames)")
+        inputs = list(inputs)
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
+    if not isinstance(inputs, Sequence):
+        raise InputError(f"frames must be a folder, a list of paths or arrays, got {type(inputs).__name__}")
     items: list[PathLike | np.ndarray] = []
-    for item in inputs:
+    for k, item in enumerate(inputs):
+        if not isinstance(item, (str, os.PathLike, np.ndarray, Frame)):
+            raise InputError(f"frame {k} is {type(item).__name__}: expected a path or an HxWx3 array")
         if isinstance(item, (str, os.PathLike)) and Path(item).is_dir():
-            files = list_image_files(item)
+            files, ours = folder_frames(item)
+            if ours:
+                warnings.warn(f"{item}: skipped {len(ours)} image(s) hdrfuse wrote earlier, not frames: "
+                              + ", ".join(f.name for f in ours[:5]) + (" ..." if len(ours) > 5 else ""),
+                              stacklevel=2)
             if not files:
-                raise InputError("folder holds no JPEG, PNG or TIFF images", item)
+                raise InputError("folder holds no JPEG, PNG or TIFF frames", item)
             items.extend(files)
         else:
             items.append(item)
     return items
 
 
+def _check_times(times: object, n: int) -> list[float] | None:
+    """User-given exposure times: ``n`` positive finite numbers (or ``None``)."""
+    if times is None:
+        return None
+    if isinstance(times, (str, bytes)) or not isinstance(times, (Sequence, np.ndarray)):
+        raise InputError(f"exposure times must be a list of {n} numbers of seconds, got {times!r}")
+    values = []
+    for t in times:
+        if isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating)):
+            raise InputError(f"exposure times must be numbers of seconds, got {t!r} "
+                             "(on the command line '1/250' is fine; in Python write 1/250)")
+        if not (np.isfinite(t) and t > 0):
+            raise InputError(f"exposure times must be positive, got {t!r}")
+        values.append(float(t))
+    if len(values) != n:
+        raise InputError(f"{len(values)} exposure times given for {n} frames")
+    return values
+
+
+def check_times_match_pixels(frames: torch.Tensor, times: np.ndarray, paths: list[str | None]) -> None:
+    """Frames sorted by exposure time must not get darker: times that contradict the pixels (swapped or
+    reversed) are an :class:`InputError` naming both frames.
+
+    Compared on pixels that are neither black nor clipped in both frames (a frame that is longer
+    but darker there by more than 2 % of the range is a contradiction).
+    """
+    grey = frames.mean(dim=1)
+    for i in range(frames.shape[0] - 1):
+        if times[i + 1] <= times[i]:
+            continue  # equal times: nothing to contradict (an HDR merge refuses them itself)
+        a, b = grey[i], grey[i + 1]
+        ok = (a > 0.02) & (a < 0.98) & (b > 0.02) & (b < 0.98)
+        if int(ok.sum()) < 64:
+            continue
+        if float(b[ok].median()) < float(a[ok].median()) - 0.02:
+            name = lambda k: paths[k] or f"frame {k}"  # noqa: E731
+            raise InputError(f"exposure times contradict the pixels: {name(i + 1)} ({times[i + 1]:.6g} s) is darker "
+                             f"than {name(i)} ({times[i]:.6g} s); check --exposure-times / EXIF")
+
+
 def _resolve_reference(reference: int | str | None, paths: list[str | None], n: int) -> int:
     if reference is None:
         return (n - 1) // 2
-    if isinstance(reference, str) and not reference.lstrip("-").isdigit():
+    if isinstance(reference, bool) or not isinstance(reference, (int, str, np.integer)):
+        raise InputError(f"reference must be a frame index 0..{n - 1} or a file name, got {reference!r}")
+    if isinstance(reference, str) and not reference.strip().lstrip("-").isdigit():
         for i, p in enumerate(paths):
             if p is not None and (Path(p).name == reference or Path(p).stem == reference):
                 return i
         raise InputError(f"--reference '{reference}' names none of the frames")
     index = int(reference)
-    if not -n <= index < n:
-        raise InputError(f"--reference {index} is outside 0..{n - 1}")
-    return index % n
+    if not 0 <= index < n:
+        raise InputError(f"reference {index} is outside 0..{n - 1} (frames counted darkest first)")
+    return index
 
 
 def make_bracket(
@@ -215,8 +286,17 @@ def make_bracket(
     if len(items) < 2:
         name = items[0] if items and not isinstance(items[0], np.ndarray) else None
         raise InputError(f"a bracket needs at least 2 frames, got {len(items)}", name)
-    if exposure_times is not None and len(exposure_times) != len(items):
-        raise InputError(f"--exposure-times gives {len(exposure_times)} values for {len(items)} frames")
+    exposure_times = _check_times(exposure_times, len(items))
+    if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1):
+        raise InputError(f"max pixels must be a positive whole number, got {max_pixels!r}")
+    seen: dict[tuple[int, int], PathLike] = {}
+    for item in items:
+        if isinstance(item, (str, os.PathLike)) and os.path.isfile(item):
+            st = os.stat(item)
+            key = (st.st_dev, st.st_ino)
+            if key in seen:
+                raise InputError(f"the same file is given twice (also as {seen[key]})", item)
+            seen[key] = item
     frames = [_as_frame(item, max_pixels, use_exif) for item in progress(items, "reading", show_progress)]
     first = frames[0]
     for fr in frames[1:]:
@@ -238,6 +318,12 @@ def make_bracket(
     elif all(fr.exif.exposure_time for fr in frames):
         times, source = np.asarray([fr.exif.exposure_time for fr in frames], np.float64), "exif"
     else:
+        if use_exif and any(fr.exif.exposure_time for fr in frames):
+            import warnings
+
+            missing = [Path(fr.path).name if fr.path else "an array" for fr in frames if not fr.exif.exposure_time]
+            warnings.warn(f"{', '.join(missing)}: no EXIF exposure time while the other frames have one; "
+                          "EXIF times are ignored for the whole bracket (give --exposure-times)", stacklevel=2)
         times = None
         folders = {str(Path(p).parent) for p in paths if p}
         if len(folders) == 1 and all(paths):
@@ -254,9 +340,28 @@ def make_bracket(
     exif = [frames[i].exif for i in order]
     if times is not None:
         times = times[order]
-        if np.unique(times).size != times.size:
-            raise InputError(f"two frames share one exposure time ({list(times)}): not a bracket")
+        check_times_match_pixels(stack, times, paths)
     else:
         times, source = estimate_exposure_times(stack), "estimated"
     ref = _resolve_reference(reference, paths, len(frames))
     return Bracket(stack, times, ref, paths, first.bit_depth, source, exif)
+
+
+def require_distinct_exposures(bracket: Bracket, method: str) -> np.ndarray:
+    """The bracket's exposure times, checked to be a real bracket for an HDR merge: no two frames share
+    one time, and estimated times (no EXIF) are at least 1/16 stop apart. :class:`InputError` names the
+    two frames otherwise (identical frames give no radiance information to merge)."""
+    times = bracket.exposure_times
+    if times is None:
+        times = estimate_exposure_times(bracket.frames)
+    name = lambda k: Path(bracket.paths[k]).name if bracket.paths[k] else f"frame {k}"  # noqa: E731
+    for i in range(bracket.n - 1):
+        ratio = float(times[i + 1] / times[i])
+        if bracket.exposure_source != "estimated" and ratio <= 1.0 + 1e-9:
+            raise InputError(f"{name(i)} and {name(i + 1)} share one exposure time ({times[i]:.6g} s): "
+                             f"not a bracket for {method}")
+        if bracket.exposure_source == "estimated" and ratio < 2 ** (1 / 16):
+            raise InputError(f"{name(i)} and {name(i + 1)} have the same brightness (no exposure times; "
+                             f"estimated ratio {ratio:.3f}): not a bracket for {method} "
+                             "(give --exposure-times if they really differ)")
+    return times

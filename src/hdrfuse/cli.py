@@ -20,14 +20,25 @@ from .errors import InputError
 EXIT_BAD_INPUT = 2
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a positive whole number")
+    return value
+
+
 def _add_bracket_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", help="image files of one bracket, or a folder holding them")
     p.add_argument("--exposure-times", metavar="T1,T2,...",
                    help="exposure time of each input in seconds, in the order given (1/250,1/60,1/15); "
-                        "default: EXIF, else estimated from the pixels")
+                        "default: EXIF, else an HDRShop *.hdr_image_list.txt beside the files, else "
+                        "estimated from the pixels (relative times)")
     p.add_argument("--reference", metavar="K",
                    help="reference frame: index in darkest-first order, or a file name (default: middle)")
-    p.add_argument("--max-pixels", type=int, default=None,
+    p.add_argument("--max-pixels", type=_positive_int, default=None,
                    help="refuse frames with more pixels than this (default 200000000 or $HDRFUSE_MAX_PIXELS)")
     p.add_argument("--ignore-exif", action="store_true", help="do not read EXIF (orientation, exposure)")
 
@@ -115,6 +126,26 @@ def _load(args: argparse.Namespace):  # noqa: ANN202 - returns a Bracket
                         max_pixels=args.max_pixels, use_exif=not args.ignore_exif, show_progress=True)
 
 
+def _refuse_input_as_output(inputs: list[str], *outputs: Path) -> None:
+    """An output that is one of the frames (or a file hdrfuse would read as one) is refused, also with
+    ``--overwrite``: replacing an input loses the user's photograph."""
+    import os
+
+    from .bracket import folder_frames
+
+    frames = []
+    for item in inputs:
+        frames += folder_frames(item)[0] if Path(item).is_dir() else [Path(item)]
+    for out in outputs:
+        for frame in frames:
+            try:
+                same = out.exists() and frame.exists() and os.path.samefile(out, frame)
+            except OSError:  # a link loop or the like: the reader names it later
+                same = False
+            if same or os.path.realpath(out) == os.path.realpath(frame):
+                raise InputError("the output would replace one of the input frames; choose another name", out)
+
+
 def preview_path(output: Path) -> Path:
     """Where the tonemapped preview of an HDR output goes: ``out.exr`` -> ``out.preview.jpg``."""
     return output.with_name(output.stem + ".preview.jpg")
@@ -128,12 +159,14 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
 
     method = get_method(args.method)
     bf16 = None if args.precision is None else args.precision == "bf16"
-    options = check_options(method, {"tile": args.tile, "bf16": bf16})
+    options = check_options(method, {"tile": args.tile, "bf16": bf16}, cli=True)
     device = resolve_device(args.device)
     output = check_output_path(args.output, args.overwrite)
+    _refuse_input_as_output(args.inputs, output)
     hdr_out = is_hdr_path(output)
     if method.kind == "hdr" and hdr_out:
         check_output_path(preview_path(output), args.overwrite)
+        _refuse_input_as_output(args.inputs, preview_path(output))
     if args.maps and not Path(args.maps).is_dir():
         raise InputError("--maps folder does not exist", args.maps)
     start = time.perf_counter()
@@ -188,18 +221,23 @@ def _fmt_time(t: float | None) -> str:
 def _cmd_info(args: argparse.Namespace) -> int:
     bracket = _load(args)
     h, w = bracket.size
-    print(f"{bracket.n} frames, {w}x{h}, {bracket.bit_depth}-bit, exposures from {bracket.exposure_source}, "
+    source = {"user": "--exposure-times", "exif": "EXIF", "list": "the HDRShop list file",
+              "estimated": "pixel brightness (estimated, relative: the darkest frame is 1)",
+              "none": "nowhere"}[bracket.exposure_source]
+    print(f"{bracket.n} frames, {w}x{h}, {bracket.bit_depth}-bit, exposures from {source}, "
           f"reference {bracket.reference}")
     ev = bracket.ev()
-    rows = [("#", "file", "exposure", "EV", "f/", "ISO", "mean")]
+    rows = [("#", "file", "exposure" if bracket.exposure_source != "estimated" else "ratio", "EV", "f/", "ISO",
+             "mean")]
     for i in range(bracket.n):
         e = bracket.exif[i]
         t = None if bracket.exposure_times is None else float(bracket.exposure_times[i])
         rows.append((
             f"{i}{'*' if i == bracket.reference else ''}",
             Path(bracket.paths[i]).name if bracket.paths[i] else f"frame {i}",
-            _fmt_time(t) + ("" if bracket.exposure_source != "estimated" else " (est.)"),
-            "-" if ev is None else f"{ev[i]:+.2f}",
+            (f"x{t:.3g} (est.)" if t is not None else "-") if bracket.exposure_source == "estimated"
+            else _fmt_time(t),
+            "-" if ev is None else f"{ev[i] + 0.0:+.2f}".replace("-0.00", "+0.00"),
             "-" if e.f_number is None else f"{e.f_number:g}",
             "-" if e.iso is None else f"{e.iso:g}",
             f"{float(bracket.frames[i].mean()):.3f}",
@@ -243,6 +281,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     title = f"hdrfuse eval {args.data} --methods {','.join(methods)}"
     written = write_report(result, out, title, overwrite=args.overwrite)
     print(f"wrote {', '.join(map(str, written))}")
+    failed = [r for r in result.rows if r.get("error")]
+    for r in failed:
+        print(f"hdrfuse: warning: {r['sequence']} / {r['method']}: {r['error']}", file=sys.stderr)
+    if failed and len(failed) == len(result.rows):
+        print(f"hdrfuse: error: every run failed ({len(failed)} of {len(result.rows)}); see {out}", file=sys.stderr)
+        return 1
+    if failed:
+        print(f"hdrfuse: {len(failed)} of {len(result.rows)} runs failed (listed in {out})", file=sys.stderr)
     return 0
 
 
@@ -277,8 +323,47 @@ COMMANDS = {"train": _cmd_train, "fuse": _cmd_fuse, "info": _cmd_info, "methods"
             "eval": _cmd_eval, "synth": _cmd_synth}
 
 
+def _oom_advice(args: argparse.Namespace) -> str:
+    """What to say when memory ran out: the input it concerns and what can help on this machine."""
+    import torch
+
+    where = ""
+    inputs = getattr(args, "inputs", None) or [getattr(args, "data", None) or getattr(args, "config", "")]
+    if inputs and inputs[0]:
+        where = f"{inputs[0]}{' ...' if len(inputs) > 1 else ''}: "
+    tips = []
+    if getattr(args, "tile", None) is None and getattr(args, "method", "mertens") != "mertens":
+        tips.append("a smaller --tile (e.g. 256)")
+    elif getattr(args, "tile", None):
+        tips.append(f"a smaller --tile than {args.tile}")
+    tips.append("smaller frames")
+    if torch.cuda.is_available() and getattr(args, "device", "auto") == "cpu":
+        tips.append("--device cuda")
+    return f"{where}out of memory (try {' or '.join(tips)})"
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """``--exposure-times -1/250,...`` -> ``--exposure-times=-1/250,...`` so that argparse does not take the
+    value for an option; the value check then says what is wrong with it."""
+    out: list[str] = []
+    it = iter(argv)
+    for item in it:
+        if item in ("--exposure-times", "--reference"):
+            value = next(it, None)
+            if value is not None and value.startswith("-") and value[1:2].isdigit():
+                out.append(f"{item}={value}")
+                continue
+            out.append(item)
+            if value is not None:
+                out.append(value)
+            continue
+        out.append(item)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``hdrfuse`` command; returns the exit status."""
+    argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
     args = _parser().parse_args(argv)
 
     def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
@@ -290,8 +375,10 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as err:
         print(f"hdrfuse: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except MemoryError:
-        print("hdrfuse: error: out of memory (try smaller frames or --device cuda)", file=sys.stderr)
+    except (MemoryError, RuntimeError) as err:
+        if not isinstance(err, MemoryError) and "out of memory" not in str(err).lower():
+            raise
+        print(f"hdrfuse: error: {_oom_advice(args)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("hdrfuse: interrupted", file=sys.stderr)

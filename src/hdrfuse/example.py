@@ -78,7 +78,12 @@ def write_example(folder: str | os.PathLike[str], seed: int = 0, overwrite: bool
     from PIL.TiffImagePlugin import IFDRational
 
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists() and not folder.is_dir():
+        raise InputError("exists and is not a folder (give a folder to write the example frames into)", folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"cannot create the folder ({err.strerror})", folder) from err
     names = [folder / f"example_{i}.jpg" for i in range(len(EXAMPLE_TIMES))]
     if not overwrite:
         for p in names:

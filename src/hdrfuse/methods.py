@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .bracket import Bracket, estimate_exposure_times
+from .bracket import Bracket, require_distinct_exposures
 from .errors import InputError
 
 DEFAULT_METHOD = "mertens"
@@ -93,13 +93,18 @@ def get_method(name: str) -> Method:
     return _REGISTRY[name]
 
 
-def check_options(method: Method, options: dict[str, object]) -> dict[str, object]:
+CLI_FLAGS = {"tile": "--tile", "bf16": "--precision"}
+"""The command-line flag of each engine option (errors from the CLI name the flag the user typed)."""
+
+
+def check_options(method: Method, options: dict[str, object], cli: bool = False) -> dict[str, object]:
     """The options that are set (not None); :class:`InputError` for one the method does not take."""
     given = {k: v for k, v in options.items() if v is not None}
+    name = (lambda k: CLI_FLAGS.get(k, k)) if cli else (lambda k: f"option '{k}'")  # noqa: E731
     for key in given:
         if key not in method.options:
-            takes = ", ".join(method.options) or "none"
-            raise InputError(f"method '{method.name}' has no option '{key}' (its options: {takes})")
+            takes = ", ".join(name(o) for o in method.options) or "none"
+            raise InputError(f"method '{method.name}' takes no {name(key)} (its options: {takes})")
     tile = given.get("tile")
     if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or (tile != 0 and tile < 128)):
         raise InputError(f"tile must be 0 (whole image) or at least 128 pixels, got {tile!r}")
@@ -116,8 +121,8 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         raise InputError(f"--device {device}: no CUDA GPU is available (use --device cpu)")
     try:
         return torch.device(device)
-    except RuntimeError as err:
-        raise InputError(f"--device {device}: not a device ({err})") from err
+    except (RuntimeError, TypeError, ValueError) as err:
+        raise InputError(f"device '{device}' is not one of auto, cpu, cuda (or cuda:N)") from err
 
 
 @register("mertens", kind="ldr", description="Exposure fusion, Mertens et al. 2007 (classical)")
@@ -137,9 +142,7 @@ def _mertens(bracket: Bracket, device: torch.device) -> Result:
 def _debevec(bracket: Bracket, device: torch.device) -> Result:
     from .classical.debevec1997 import debevec1997
 
-    times = bracket.exposure_times
-    if times is None:
-        times = estimate_exposure_times(bracket.frames)
+    times = require_distinct_exposures(bracket, "debevec")
     hdr, response = debevec1997(bracket.uint8_frames(), times)
     return Result(image=hdr, kind="hdr", info={"response": response, "exposure_times": times})
 

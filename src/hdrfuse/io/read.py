@@ -33,7 +33,15 @@ DEFAULT_MAX_PIXELS = 200_000_000
 def max_pixels_default() -> int:
     """The pixel cap: ``HDRFUSE_MAX_PIXELS`` from the environment, else :data:`DEFAULT_MAX_PIXELS`."""
     value = os.environ.get("HDRFUSE_MAX_PIXELS")
-    return int(value) if value else DEFAULT_MAX_PIXELS
+    if not value:
+        return DEFAULT_MAX_PIXELS
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise InputError(f"HDRFUSE_MAX_PIXELS='{value}' is not a positive whole number of pixels")
+    return limit
 
 
 @dataclass(frozen=True)
@@ -208,7 +216,17 @@ def read_image(
 
     path = os.fspath(path)
     if not os.path.exists(path):
+        if os.path.islink(path):
+            try:
+                os.stat(path)
+            except OSError as err:
+                if err.errno == 40:  # ELOOP
+                    raise InputError("symbolic link loop", path) from err
+            raise InputError("broken symbolic link (its target does not exist)", path)
         raise InputError("file not found", path)
+    if path.lower().endswith((".hdr", ".exr", ".pic")):
+        raise InputError("an HDR radiance map is not a frame: hdrfuse merges 8/16-bit exposures (JPEG, PNG, "
+                         "TIFF) into one; to view or tonemap an HDR use another tool", path)
     if os.path.isdir(path):
         raise InputError("is a folder, not an image", path)
     if os.path.getsize(path) == 0:

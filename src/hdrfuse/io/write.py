@@ -29,6 +29,8 @@ def is_hdr_path(path: str | os.PathLike[str]) -> bool:
 def check_output_path(path: str | os.PathLike[str], overwrite: bool = False) -> Path:
     """Validate an output path before any work is done; raise :class:`InputError` if unusable."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError("output path is a folder (give a file name such as out.jpg)", path)
     if path.suffix.lower() not in OUTPUT_EXTENSIONS:
         raise InputError(
             f"unknown output format '{path.suffix}' (use one of {', '.join(OUTPUT_EXTENSIONS)})", path
@@ -40,9 +42,37 @@ def check_output_path(path: str | os.PathLike[str], overwrite: bool = False) -> 
         raise InputError("output folder is not writable", parent)
     if path.exists() and not overwrite:
         raise InputError("output exists (use --overwrite to replace it)", path)
-    if path.is_dir():
-        raise InputError("output path is a folder", path)
     return path
+
+
+MARKER = b"written by hdrfuse"
+"""Embedded in every 8-bit/16-bit image hdrfuse writes (a JPEG comment, a PNG tEXt chunk, the TIFF
+Software tag), so reading a folder can tell hdrfuse's own outputs from the frames of a bracket."""
+
+
+def _mark_jpeg(data: bytes) -> bytes:
+    """Insert a COM segment holding :data:`MARKER` right after the JPEG's SOI marker."""
+    payload = MARKER
+    return data[:2] + b"\xff\xfe" + (len(payload) + 2).to_bytes(2, "big") + payload + data[2:]
+
+
+def _mark_png(data: bytes) -> bytes:
+    """Insert a ``tEXt`` chunk (``Software``) holding :data:`MARKER` after the PNG's IHDR chunk."""
+    import zlib
+
+    body = b"tEXt" + b"Software\x00" + MARKER
+    chunk = (len(body) - 4).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+    end_of_ihdr = 8 + 8 + 13 + 4
+    return data[:end_of_ihdr] + chunk + data[end_of_ihdr:]
+
+
+def is_hdrfuse_output(path: str | os.PathLike[str]) -> bool:
+    """Whether an image file carries hdrfuse's :data:`MARKER` (in its first 64 KiB)."""
+    try:
+        with open(path, "rb") as fh:
+            return MARKER in fh.read(65536)
+    except OSError:
+        return False
 
 
 def _check_image(image: np.ndarray, path: Path) -> np.ndarray:
@@ -67,12 +97,17 @@ def _encode(image: np.ndarray, tmp: Path, suffix: str, quality: int) -> None:
 
     if suffix in LDR_EXTENSIONS:
         bgr = _quantise(image, 8)[:, :, ::-1]
-        params = [cv2.IMWRITE_JPEG_QUALITY, quality] if suffix in (".jpg", ".jpeg") else []
-        ok = cv2.imwrite(str(tmp), np.ascontiguousarray(bgr), params)
+        jpeg = suffix in (".jpg", ".jpeg")
+        params = [cv2.IMWRITE_JPEG_QUALITY, quality] if jpeg else []
+        ok, encoded = cv2.imencode(suffix, np.ascontiguousarray(bgr), params)
+        if ok:
+            data = encoded.tobytes()
+            tmp.write_bytes(_mark_jpeg(data) if jpeg else _mark_png(data))
     elif suffix in TIFF_EXTENSIONS:
         import tifffile
 
-        tifffile.imwrite(tmp, _quantise(image, 16), photometric="rgb", compression="zlib")
+        tifffile.imwrite(tmp, _quantise(image, 16), photometric="rgb", compression="zlib",
+                         software=MARKER.decode(), metadata=None)
         ok = True
     elif suffix == ".hdr":
         rgb = np.clip(np.nan_to_num(image.astype(np.float32)), 0.0, None)

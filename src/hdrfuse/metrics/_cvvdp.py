@@ -10,7 +10,7 @@
   from the modules that define them.
 
 Install cvvdp without its dependencies so pip does not pull torchvision:
-``pip install --no-deps cvvdp==0.5.7`` (its other needs are in hdrfuse's ``metrics`` extra).
+``pip install --no-deps cvvdp==0.5.7`` (its other needs are in hdrfuse's ``cvvdp`` extra).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def pycvvdp() -> Any:
         module = importlib.import_module("pycvvdp")
     except ImportError as err:
         raise ImportError(
-            "cvvdp is not installed: pip install --no-deps cvvdp==0.5.7 (and hdrfuse[metrics])"
+            "cvvdp is not installed: pip install \"hdrfuse[cvvdp]\" && pip install --no-deps cvvdp==0.5.7"
         ) from err
     finally:
         if stand_in:  # pycvvdp holds what it needs; other packages must not find a fake torchvision

@@ -61,14 +61,19 @@ def load_config(path: str | os.PathLike[str], overrides: dict[str, Any] | None =
     """The YAML config merged over :data:`DEFAULTS` (and ``overrides`` over that)."""
     import yaml
 
-    with open(path) as fh:
-        cfg = yaml.safe_load(fh) or {}
+    try:
+        with open(path) as fh:
+            cfg = yaml.safe_load(fh) or {}
+    except yaml.YAMLError as err:
+        raise InputError(f"not valid YAML ({str(err).splitlines()[0]})", path) from err
+    if not isinstance(cfg, dict):
+        raise InputError(f"a config must be a YAML mapping (key: value lines), got a {type(cfg).__name__}", path)
     merged = copy.deepcopy(DEFAULTS)
     merged.update(cfg)
     merged.update(overrides or {})
     for key in ("task", "run_dir"):
         if key not in merged:
-            raise ValueError(f"{path}: the config needs '{key}'")
+            raise InputError(f"the config needs '{key}'", path)
     return merged
 
 

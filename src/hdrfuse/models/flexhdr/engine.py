@@ -34,7 +34,9 @@ def fuse_hdr_net(
     tile = resolve_tile(tile, bracket.size)
     model = load_model(name, _build(name)).to(device)
     frames, ref, n = bracket.frames, bracket.reference, bracket.n
-    times = bracket.exposure_times if bracket.exposure_times is not None else 2.0 ** np.arange(n)
+    from ...bracket import require_distinct_exposures
+
+    times = require_distinct_exposures(bracket, name)
     ev = torch.tensor(np.log2(times / times[ref]), dtype=torch.float32)[None].to(device)
     if name == "ahdrnet" and (n != 3 or ref != 1):
         from ...errors import InputError

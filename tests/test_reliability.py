@@ -1,0 +1,281 @@
+"""Hostile and careless input: nothing lost, no traceback, no silent garbage (one test per reported case).
+
+Each CLI case asserts exit status 2 (or the documented status), exactly one ``hdrfuse: error:`` line
+that names the file or option concerned, and that nothing was written.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import gamma_bracket, save_jpeg, textured_scene
+
+import hdrfuse
+from hdrfuse.bracket import make_bracket
+from hdrfuse.cli import main
+from hdrfuse.errors import InputError
+from hdrfuse.io import read_image, write_image
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error(err: str, *expected: str) -> str:
+    lines = [ln for ln in err.strip().splitlines() if ln.startswith("hdrfuse: error:")]
+    assert len(lines) == 1 and len(err.strip().splitlines()) == 1, err
+    for text in expected:
+        assert text in lines[0], lines[0]
+    return lines[0]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def bracket_dir(tmp_path: Path) -> Path:
+    """g0..g2.jpg without EXIF, darkest first."""
+    d = tmp_path / "br"
+    d.mkdir()
+    for i, f in enumerate(gamma_bracket(textured_scene(48, 64), [0.25, 1.0, 4.0])):
+        save_jpeg(d / f"g{i}.jpg", f)
+    return d
+
+
+# ---- data loss and silent wrong results ----------------------------------------------------------------
+
+def test_output_that_is_an_input_is_refused_even_with_overwrite(capsys, bracket_dir: Path) -> None:  # noqa: ANN001
+    before = snapshot(bracket_dir)
+    frames = sorted(bracket_dir.glob("g*.jpg"))
+    code, _, err = run(capsys, "fuse", *frames, "-o", bracket_dir / "g1.jpg", "--overwrite")
+    assert code == 2
+    one_error(err, "g1.jpg", "replace one of the input frames")
+    code, _, err = run(capsys, "fuse", bracket_dir, "-o", bracket_dir / "g1.jpg", "--overwrite")
+    assert code == 2 and snapshot(bracket_dir) == before
+
+
+def test_outputs_written_into_the_input_folder_are_not_read_as_frames(capsys, bracket_dir: Path,
+                                                                      tmp_path: Path) -> None:  # noqa: ANN001
+    assert run(capsys, "fuse", bracket_dir, "-o", bracket_dir / "fused.jpg")[0] == 0
+    assert run(capsys, "fuse", bracket_dir, "-o", bracket_dir / "hdr.exr", "-m", "debevec")[0] == 0
+    assert (bracket_dir / "hdr.preview.jpg").exists()
+    code, out, err = run(capsys, "info", bracket_dir)
+    assert code == 0 and out.startswith("3 frames") and "skipped 2 image(s) hdrfuse wrote" in err
+    # re-running onto the earlier output in the folder is allowed with --overwrite (it is not a frame)
+    assert run(capsys, "fuse", bracket_dir, "-o", bracket_dir / "fused.jpg", "--overwrite")[0] == 0
+
+
+def test_mixed_exif_warns(capsys, tmp_path: Path) -> None:  # noqa: ANN001
+    frames = gamma_bracket(textured_scene(48, 64), [0.25, 1.0, 4.0])
+    paths = [save_jpeg(tmp_path / "a.jpg", frames[0], (1, 400)), save_jpeg(tmp_path / "b.jpg", frames[1], (1, 100)),
+             save_jpeg(tmp_path / "c.jpg", frames[2])]
+    with pytest.warns(UserWarning, match="c.jpg: no EXIF exposure time"):
+        b = make_bracket(paths)
+    assert b.exposure_source == "estimated"
+
+
+def test_api_refuses_a_single_hxwx3_array() -> None:
+    image = np.random.default_rng(0).uniform(0, 1, (96, 3, 3)).astype(np.float32)
+    with pytest.raises(InputError, match="NxHxWx3"):
+        hdrfuse.fuse(image)
+    stack = np.stack([np.full((8, 8, 3), v, np.float32) for v in (0.2, 0.5, 0.8)])
+    assert hdrfuse.fuse(stack).shape == (8, 8, 3)  # a real N-stack is N frames
+
+
+def test_identical_frames_are_not_an_hdr_bracket(capsys, tmp_path: Path) -> None:  # noqa: ANN001
+    f = gamma_bracket(textured_scene(48, 64), [1.0])[0]
+    paths = [save_jpeg(tmp_path / f"same{i}.jpg", f) for i in range(3)]
+    code, _, err = run(capsys, "fuse", *paths, "-m", "debevec", "-o", tmp_path / "x.exr")
+    assert code == 2
+    one_error(err, "same brightness", "not a bracket for debevec")
+    assert not (tmp_path / "x.exr").exists()
+    assert run(capsys, "fuse", *paths, "-o", tmp_path / "m.jpg")[0] == 0  # fusion of them is harmless
+
+
+def test_times_that_contradict_the_pixels_are_refused(capsys, bracket_dir: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    frames = sorted(bracket_dir.glob("g*.jpg"))  # darkest first
+    code, _, err = run(capsys, "fuse", *frames, "--exposure-times", "1,1/4,1/16", "-o", tmp_path / "x.jpg")
+    assert code == 2
+    one_error(err, "contradict the pixels", "darker than")
+    assert run(capsys, "fuse", *frames, "--exposure-times", "1/16,1/4,1", "-o", tmp_path / "x.jpg")[0] == 0
+
+
+def test_synth_with_zero_frames_is_refused(capsys, tmp_path: Path) -> None:  # noqa: ANN001
+    src = tmp_path / "maps"
+    src.mkdir()
+    write_image(src / "a.exr", textured_scene(32, 32) * 4)
+    code, _, err = run(capsys, "synth", src, tmp_path / "set", "--frames", "0")
+    assert code == 2 and not (tmp_path / "set").exists()
+    one_error(err, "--frames 0", "at least 2")
+
+
+def test_eval_fails_when_every_sequence_fails(capsys, tmp_path: Path) -> None:  # noqa: ANN001
+    data = tmp_path / "data"
+    for name in ("s1", "s2"):
+        (data / name).mkdir(parents=True)
+        for i in range(2):
+            (data / name / f"f{i}.jpg").write_bytes(b"not a jpeg at all")
+    code, _, err = run(capsys, "eval", data, "--methods", "mertens", "--out", tmp_path / "r.md")
+    assert code == 1
+    assert "s1 / mertens" in err and "s2 / mertens" in err and "every run failed" in err
+
+
+# ---- tracebacks that become one line -------------------------------------------------------------------
+
+def test_bad_max_pixels_environment(capsys, monkeypatch, bracket_dir: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    monkeypatch.setenv("HDRFUSE_MAX_PIXELS", "lots")
+    code, _, err = run(capsys, "fuse", bracket_dir, "-o", tmp_path / "x.jpg")
+    assert code == 2
+    one_error(err, "HDRFUSE_MAX_PIXELS='lots'")
+
+
+def test_example_onto_a_file(capsys, tmp_path: Path) -> None:  # noqa: ANN001
+    target = tmp_path / "file.txt"
+    target.write_text("keep me")
+    code, _, err = run(capsys, "example", target)
+    assert code == 2 and target.read_text() == "keep me"
+    one_error(err, "file.txt", "not a folder")
+
+
+@pytest.mark.parametrize("text", ["- a\n- b\n", "just words\n", "task: [unclosed\n"])
+def test_train_config_that_is_not_a_mapping(capsys, tmp_path: Path, text: str) -> None:  # noqa: ANN001
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(text)
+    code, _, err = run(capsys, "train", cfg)
+    assert code == 2
+    one_error(err, "c.yaml")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_synth_from_a_map_with_nan_or_inf(capsys, tmp_path: Path, bad: float) -> None:  # noqa: ANN001
+    src = tmp_path / "maps"
+    src.mkdir()
+    write_image(src / "a.exr", textured_scene(32, 32) * 4)
+    import OpenEXR
+
+    hdr = textured_scene(32, 32) * 4
+    hdr[3, 4, 1] = bad  # written raw (write_image would clean it)
+    OpenEXR.File({"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage},
+                 {"RGB": np.ascontiguousarray(hdr)}).write(str(src / "b.exr"))
+    code, _, err = run(capsys, "synth", src, tmp_path / "set")
+    assert code == 2
+    one_error(err, "b.exr", "NaN, infinite")
+    assert not (tmp_path / "set").exists()  # nothing half-written, not even the folder
+
+
+@pytest.mark.parametrize("frames, times, match", [
+    ([np.zeros((0, 0, 3), np.uint8)] * 2, None, "empty"),
+    ([None, np.zeros((4, 4, 3), np.uint8)], None, "frame 0 is NoneType"),
+    ([3, np.zeros((4, 4, 3), np.uint8)], None, "frame 0 is int"),
+    (None, ["1/250", "1/60"], "numbers of seconds"),
+    (None, 0.5, "a list of 2 numbers"),
+    (None, [0.1, -1.0], "positive"),
+])
+def test_api_bad_arguments_raise_input_error(frames, times, match: str) -> None:  # noqa: ANN001
+    if frames is None:
+        frames = [np.full((8, 8, 3), 50, np.uint8), np.full((8, 8, 3), 200, np.uint8)]
+    with pytest.raises(InputError, match=match):
+        hdrfuse.fuse(frames, exposure_times=times)
+
+
+# ---- messages that say what is wrong -------------------------------------------------------------------
+
+def test_output_path_is_a_folder(capsys, bracket_dir: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    code, _, err = run(capsys, "fuse", bracket_dir, "-o", tmp_path)
+    assert code == 2
+    one_error(err, "is a folder")
+
+
+def test_hdr_file_given_as_a_frame(capsys, bracket_dir: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    write_image(tmp_path / "map.hdr", textured_scene(48, 64))
+    code, _, err = run(capsys, "fuse", bracket_dir / "g0.jpg", tmp_path / "map.hdr", "-o", tmp_path / "x.jpg")
+    assert code == 2
+    one_error(err, "map.hdr", "HDR radiance map is not a frame")
+
+
+def test_same_file_twice_names_it_and_duplicate_exif_times_fuse(capsys, tmp_path: Path) -> None:  # noqa: ANN001
+    frames = gamma_bracket(textured_scene(48, 64), [0.25, 1.0])
+    a = save_jpeg(tmp_path / "a.jpg", frames[0], (1, 100))
+    b = save_jpeg(tmp_path / "b.jpg", frames[1], (1, 100))  # same EXIF time, other pixels
+    code, _, err = run(capsys, "fuse", a, a, "-o", tmp_path / "x.jpg")
+    assert code == 2
+    one_error(err, "a.jpg", "given twice")
+    assert run(capsys, "fuse", a, b, "-o", tmp_path / "m.jpg")[0] == 0  # mertens needs no times
+    code, _, err = run(capsys, "fuse", a, b, "-m", "debevec", "-o", tmp_path / "d.exr")
+    assert code == 2
+    one_error(err, "a.jpg and b.jpg share one exposure time")
+
+
+def test_symlink_loop(capsys, tmp_path: Path, bracket_dir: Path) -> None:  # noqa: ANN001
+    loop = tmp_path / "loop.jpg"
+    os.symlink(loop, loop)
+    code, _, err = run(capsys, "fuse", loop, bracket_dir / "g0.jpg", "-o", tmp_path / "x.jpg")
+    assert code == 2
+    one_error(err, "loop.jpg", "symbolic link loop")
+
+
+def test_engine_option_errors_name_the_cli_flag(capsys, bracket_dir: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    code, _, err = run(capsys, "fuse", bracket_dir, "-m", "debevec", "--precision", "bf16", "-o", tmp_path / "x.exr")
+    assert code == 2
+    one_error(err, "takes no --precision")
+    with pytest.raises(InputError, match="takes no option 'bf16'"):
+        hdrfuse.fuse(bracket_dir, method="debevec", bf16=True)
+
+
+def test_max_pixels_zero_is_an_option_error(capsys, bracket_dir: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    with pytest.raises(SystemExit) as exc:
+        main(["fuse", str(bracket_dir), "--max-pixels", "0", "-o", str(tmp_path / "x.jpg")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--max-pixels" in err and "'0' is not a positive whole number" in err and "g0.jpg" not in err
+
+
+def test_out_of_memory_names_the_input_and_suggests_what_exists(capsys, monkeypatch, bracket_dir: Path,
+                                                                 tmp_path: Path) -> None:  # noqa: ANN001
+    import hdrfuse.api
+
+    def boom(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        raise MemoryError
+
+    monkeypatch.setattr(hdrfuse.api, "run_method", boom)
+    code, _, err = run(capsys, "fuse", bracket_dir, "-o", tmp_path / "x.jpg")
+    assert code == 1
+    line = one_error(err, str(bracket_dir), "out of memory")
+    import torch
+
+    assert ("--device cuda" in line) == torch.cuda.is_available() and not (tmp_path / "x.jpg").exists()
+
+
+def test_unknown_device_is_one_short_line(capsys, bracket_dir: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    code, _, err = run(capsys, "fuse", bracket_dir, "--device", "tpu", "-o", tmp_path / "x.jpg")
+    assert code == 2
+    line = one_error(err, "device 'tpu' is not one of auto, cpu, cuda")
+    assert len(line) < 120
+
+
+@pytest.mark.parametrize("ref", ["-1", "3"])
+def test_reference_outside_the_frames(capsys, bracket_dir: Path, tmp_path: Path, ref: str) -> None:  # noqa: ANN001
+    code, _, err = run(capsys, "fuse", bracket_dir, f"--reference={ref}", "-o", tmp_path / "x.jpg")
+    assert code == 2
+    one_error(err, f"reference {ref} is outside 0..2")
+    with pytest.raises(InputError, match="frame index"):
+        hdrfuse.fuse(bracket_dir, reference=1.5)
+
+
+def test_negative_exposure_time_is_one_line(capsys, bracket_dir: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    frames = sorted(bracket_dir.glob("g*.jpg"))
+    code, _, err = run(capsys, "fuse", *frames, "--exposure-times", "-1/250,1/60,1/15", "-o", tmp_path / "x.jpg")
+    assert code == 2
+    one_error(err, "--exposure-times", "-1/250")
+
+
+def test_info_estimated_exposures_are_ratios_without_minus_zero(capsys, bracket_dir: Path) -> None:  # noqa: ANN001
+    code, out, _ = run(capsys, "info", bracket_dir)
+    assert code == 0 and "exposures from pixel brightness (estimated" in out and "-0.00" not in out
+    assert " ratio " in out.splitlines()[1] and "(est.)" in out and "+0.00" in out
