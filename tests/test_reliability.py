@@ -279,3 +279,90 @@ def test_info_estimated_exposures_are_ratios_without_minus_zero(capsys, bracket_
     code, out, _ = run(capsys, "info", bracket_dir)
     assert code == 0 and "exposures from pixel brightness (estimated" in out and "-0.00" not in out
     assert " ratio " in out.splitlines()[1] and "(est.)" in out and "+0.00" in out
+
+
+# ---- outputs that look right ---------------------------------------------------------------------------
+
+def test_default_preview_is_scale_free_hue_preserving_and_not_a_fog() -> None:
+    """Reinhard 2002 global operator: a known HDR (log-normal luminance, a red and a blue patch)."""
+    from hdrfuse.classical.tonemap import reinhard, tonemap
+
+    rng = np.random.default_rng(0)
+    lum = rng.lognormal(0.0, 2.0, (64, 64)).astype(np.float32)  # ~11 stops
+    hdr = np.repeat(lum[..., None], 3, axis=2)
+    hdr[:16, :16] *= np.array([1.0, 0.2, 0.1], np.float32)
+    hdr[-16:, -16:] *= np.array([0.1, 0.3, 1.0], np.float32)
+    out = tonemap(hdr)
+    assert np.allclose(out, reinhard(hdr * 1000.0), atol=1e-5)  # exposure-independent
+    grey = out[16:-16, 16:-16]
+    assert np.abs(grey[..., 0] - grey[..., 2]).max() < 1e-5  # neutral stays neutral
+    assert (out[:16, :16, 0] >= out[:16, :16, 2]).all() and (out[-16:, -16:, 2] >= out[-16:, -16:, 0]).all()
+    # a fog has no contrast: here the display spans most of the range, mid-grey near the middle
+    assert np.percentile(out, 95) - np.percentile(out, 5) > 0.6 and 0.3 < float(np.median(out)) < 0.7
+    order = np.argsort(lum.ravel())
+    assert (np.diff(out[16:-16, 16:-16, 1].ravel()[np.argsort(lum[16:-16, 16:-16].ravel())]) >= -1e-6).all()
+    del order
+
+
+def test_real_memorial_preview_is_not_flat(capsys, tmp_path: Path) -> None:  # noqa: ANN001
+    from conftest import shared_dir
+
+    folder = shared_dir("brackets", "debevec_memorial", "memorial")
+    assert run(capsys, "fuse", folder, "-m", "debevec", "-o", tmp_path / "m.exr")[0] == 0
+    preview = read_image(tmp_path / "m.preview.jpg").pixels
+    spread = np.percentile(preview, 95) - np.percentile(preview, 5)
+    assert spread > 0.5  # OpenCV's Reinhard gave a fog: spread 0.27 on this stack
+    med = np.median(preview.reshape(-1, 3), axis=0)
+    fused = np.median(hdrfuse.fuse(folder).reshape(-1, 3), axis=0)
+    # the church is warm; the preview's hue stays near the exposure fusion's (an independent view)
+    assert abs(np.log((med[0] / med[2]) / (fused[0] / fused[2]))) < np.log(1.7)
+
+
+def test_debevec_keeps_neutral_grey_neutral_on_a_pair_without_exif() -> None:
+    """Per-channel response fits drifted apart on 2-frame pairs: a grey scene came out coloured."""
+    from hdrfuse.classical.debevec1997 import calibrate_response
+
+    rng = np.random.default_rng(1)
+    grey = textured_scene(64, 96, seed=4, dynamic_range=300.0).mean(axis=2, keepdims=True).repeat(3, axis=2)
+    frames = [np.clip(f.astype(np.int16) + rng.integers(-1, 2, f.shape), 0, 255).astype(np.uint8)
+              for f in gamma_bracket(grey, [0.3, 3.0])]
+    hdr = hdrfuse.fuse(frames, method="debevec")
+    med = np.median(hdr.reshape(-1, 3), axis=0)
+    assert med.max() / med.min() < 1.03
+    separate = calibrate_response(frames, np.array([1.0, 10.0]), shared=False)
+    shared = calibrate_response(frames, np.array([1.0, 10.0]))
+    assert np.allclose(shared[:, 0], shared[:, 1]) and np.allclose(shared[:, 1], shared[:, 2])
+    assert separate.shape == shared.shape
+
+
+def test_ecc_alignment_leaves_no_smeared_band(tmp_path: Path) -> None:
+    """The camera moved: a frame sees the scene 12 px further right, so after alignment its right band
+    lies outside it. That band is filled from the reference (re-exposed), not smeared."""
+    from hdrfuse.align import align
+
+    scene = textured_scene(96, 128, seed=7, dynamic_range=50.0)
+    frames = gamma_bracket(scene, [0.5, 2.0])
+    moved = np.roll(frames[0], 12, axis=1)
+    moved[:, :12] = moved[:, 12:13]  # what this camera did not see (never reaches the output)
+    b = make_bracket([moved, frames[1]], exposure_times=[0.5, 2.0], reference=1)
+    aligned, info = align(b, "ecc")
+    band = aligned.frames[0, :, :, -10:].numpy()
+    assert float(band.std(axis=-1).mean()) > 0.01  # rows vary along x: no constant smear
+    truth = frames[0][:, -10:].astype(np.float32).transpose(2, 0, 1) / 255
+    assert float(np.abs(band - truth).mean()) < 0.05 and not info["covered"][:, -5:].any()
+
+
+def test_progress_is_quiet_when_piped_and_shown_when_asked(capsys, bracket_dir: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    """Tiles of a learned method report progress on stderr with --progress; piped runs stay quiet."""
+    big = tmp_path / "big"
+    big.mkdir()
+    for i, f in enumerate(gamma_bracket(textured_scene(200, 260), [0.25, 1.0, 4.0])):
+        save_jpeg(big / f"g{i}.jpg", f)
+    code, _, err = run(capsys, "fuse", big, "-m", "twophase", "--tile", "128", "-o", tmp_path / "a.jpg")
+    assert code == 0 and err == ""  # capsys is not a terminal
+    code, _, err = run(capsys, "fuse", big, "-m", "twophase", "--tile", "128", "--progress",
+                       "-o", tmp_path / "b.jpg")
+    assert code == 0 and "fusing 3 frames with twophase" in err and "tiles" in err
+    code, _, err = run(capsys, "eval", bracket_dir.parent, "--methods", "mertens", "--progress",
+                       "--out", tmp_path / "r.md")
+    assert code == 0 and "evaluating" in err

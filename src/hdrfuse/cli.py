@@ -72,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     fuse.add_argument("--overwrite", action="store_true", help="replace existing output files")
     fuse.add_argument("--maps", metavar="DIR", help="also write the method's explanatory maps (weights, "
                       "intermediate exposure, attention, uncertainty) as PNGs into this existing folder")
-    fuse.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    fuse.add_argument("-q", "--quiet", action="store_true", help="print nothing on success (no progress bars)")
+    fuse.add_argument("--progress", action="store_true", help="show progress bars also when output is piped")
 
     info = sub.add_parser("info", help="frames, sizes, bit depth and exposures of a bracket")
     _add_bracket_options(info)
@@ -90,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="resize to at most this long side before scoring (0: full size)")
     ev.add_argument("--limit", type=int, default=None, help="only the first N sequences")
     ev.add_argument("--overwrite", action="store_true")
+    ev.add_argument("--progress", action="store_true", help="show progress bars also when output is piped")
 
     tr = sub.add_parser("train", help="train a learned engine from a YAML config (torchrun for DDP)")
     tr.add_argument("config", help="YAML config (configs/*.yaml)")
@@ -171,7 +173,9 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
         raise InputError("--maps folder does not exist", args.maps)
     start = time.perf_counter()
     bracket = _load(args)
-    if sys.stderr.isatty() and not args.quiet:
+    from .progress import progress_enabled
+
+    if progress_enabled(not args.quiet):
         print(f"fusing {bracket.n} frames with {method.name} on {device} ...", file=sys.stderr)
     result = run_method(bracket, method.name, args.align, device, **options)
     image = result.image
@@ -370,6 +374,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hdrfuse: warning: {message}", file=sys.stderr)
 
     warnings.showwarning = show
+    from .progress import set_progress
+
+    if getattr(args, "quiet", False):
+        set_progress(False)
+    elif getattr(args, "progress", False):
+        set_progress(True)
     try:
         return COMMANDS[args.command](args)
     except InputError as err:
@@ -383,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hdrfuse: interrupted", file=sys.stderr)
         return 130
+    finally:
+        set_progress(None)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -76,20 +76,46 @@ def ecc_homography(
     return (np.linalg.inv(s) @ warp.astype(np.float64) @ s).astype(np.float64)
 
 
-def _warp(frame: np.ndarray, homography: np.ndarray) -> np.ndarray:
+def _warp(frame: np.ndarray, homography: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The frame warped into the reference's coordinates and the mask (HxW bool) of pixels that the
+    frame really covers (the rest lies outside it)."""
     from .._cv import cv2
 
     h, w = frame.shape[:2]
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    return cv2.warpPerspective(frame, homography.astype(np.float64), (w, h), flags=flags,
-                               borderMode=cv2.BORDER_REPLICATE)
+    warped = cv2.warpPerspective(frame, homography.astype(np.float64), (w, h), flags=flags,
+                                 borderMode=cv2.BORDER_REPLICATE)
+    inside = cv2.warpPerspective(np.ones((h, w), np.float32), homography.astype(np.float64), (w, h), flags=flags,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    return warped, inside > 0.999
+
+
+def fill_outside(warped: np.ndarray, inside: np.ndarray, reference: np.ndarray, ratio: float,
+                 gamma: float = 2.2) -> np.ndarray:
+    """Pixels a warped frame does not cover get the reference frame re-exposed by ``ratio`` (this frame's
+    exposure over the reference's; display gamma assumed) instead of a smear of the frame's last column.
+
+    >>> ref = np.full((4, 6, 3), 0.5, np.float32); frame = np.zeros_like(ref); inside = np.ones((4, 6), bool)
+    >>> inside[:, -2:] = False
+    >>> out = fill_outside(frame, inside, ref, ratio=2.0)
+    >>> float(out[0, 0, 0]), round(float(out[0, -1, 0]), 3)
+    (0.0, 0.685)
+    """
+    if inside.all():
+        return warped
+    filled = np.clip(np.power(np.clip(reference, 0, 1), gamma) * ratio, 0, 1) ** (1 / gamma)
+    return np.where(inside[..., None], warped, filled.astype(warped.dtype))
 
 
 def align(bracket: Bracket, method: str = "none") -> tuple[Bracket, dict[str, np.ndarray]]:
     """Align every frame onto ``bracket.reference``.
 
+    Where a warped frame does not cover the picture (it moved), those pixels are the reference frame
+    re-exposed to that frame's exposure (:func:`fill_outside`), so no smeared band appears at the edge.
+
     Returns:
-        The aligned bracket and ``{"homographies": [N, 3, 3]}`` (reference -> frame coordinates).
+        The aligned bracket and ``{"homographies": [N, 3, 3]`` (reference -> frame coordinates),
+        ``"covered": HxW bool`` (pixels every frame sees)``}``.
 
     Example:
         >>> import numpy as np
@@ -104,11 +130,13 @@ def align(bracket: Bracket, method: str = "none") -> tuple[Bracket, dict[str, np
         raise InputError(f"unknown alignment '{method}' (choose from {', '.join(ALIGN_METHODS)})")
     homographies = np.repeat(np.eye(3)[None], bracket.n, axis=0)
     if method == "none":
-        return bracket, {"homographies": homographies}
+        return bracket, {"homographies": homographies, "covered": np.ones(bracket.size, bool)}
     frames_u8 = bracket.uint8_frames()
     floats = bracket.numpy_frames()
     ref = bracket.reference
+    times = bracket.exposure_times
     out = []
+    covered = np.ones(floats[0].shape[:2], bool)
     for i, frame in enumerate(floats):
         if i != ref:
             dx, dy = mtb_shift(frames_u8[ref], frames_u8[i])
@@ -119,7 +147,15 @@ def align(bracket: Bracket, method: str = "none") -> tuple[Bracket, dict[str, np
                 except RuntimeError as err:
                     name = bracket.paths[i] or f"frame {i}"
                     warnings.warn(f"{name}: {err}; using the MTB shift", stacklevel=2)
-            frame = _warp(frame, homographies[i])
+            frame, inside = _warp(frame, homographies[i])
+            covered &= inside
+            if times is not None:
+                ratio = float(times[i] / times[ref])
+            else:  # brightness ratio of what both frames see, linearised
+                both = inside & (floats[ref].mean(-1) > 0.05) & (floats[ref].mean(-1) < 0.95)
+                ratio = float(np.median(frame[both] ** 2.2) / max(np.median(floats[ref][both] ** 2.2), 1e-6)) \
+                    if both.sum() > 16 else 1.0
+            frame = fill_outside(frame, inside, floats[ref], ratio)
         out.append(frame)
     frames = torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous().clamp_(0.0, 1.0)
-    return bracket.with_frames(frames), {"homographies": homographies}
+    return bracket.with_frames(frames), {"homographies": homographies, "covered": covered}

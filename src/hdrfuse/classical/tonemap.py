@@ -1,7 +1,10 @@
 """Tonemapping linear HDR images for display: Reinhard, Drago and the mu-law of the HDR papers.
 
-- Reinhard et al. 2002 ("Photographic Tone Reproduction") and Drago et al. 2003 ("Adaptive
-  Logarithmic Mapping") through OpenCV, for previews.
+- Reinhard et al. 2002 ("Photographic Tone Reproduction for Digital Images", SIGGRAPH), the global
+  operator of its equations 1-4 on luminance, colours kept, sRGB-encoded: the default preview.
+  (OpenCV's ``TonemapReinhard`` maps per channel after a gamma and left a flat yellow-orange fog on
+  Debevec's Memorial Church and a washed-out Frobisher preview.)
+- Drago et al. 2003 ("Adaptive Logarithmic Mapping") through OpenCV.
 - mu-law ``log(1 + mu x) / log(1 + mu)`` with ``mu = 5000`` (Kalantari & Ramamoorthi 2017), the
   differentiable tonemapper that HDR networks are trained and scored with; works on numpy and torch.
 """
@@ -45,11 +48,42 @@ def _opencv(hdr: np.ndarray, operator: object) -> np.ndarray:
     return np.clip(np.nan_to_num(out[:, :, ::-1]), 0.0, 1.0).astype(np.float32)
 
 
-def reinhard(hdr: np.ndarray, gamma: float = 2.2) -> np.ndarray:
-    """Reinhard's global operator (OpenCV ``TonemapReinhard``) -> [0, 1] display values."""
-    from .._cv import cv2
+REC709_LUMA = (0.2126, 0.7152, 0.0722)
 
-    return _opencv(hdr, cv2.createTonemapReinhard(gamma=gamma))
+
+def srgb_encode(linear: np.ndarray) -> np.ndarray:
+    """Linear [0, 1] -> sRGB-encoded display values (IEC 61966-2-1)."""
+    x = np.clip(linear, 0.0, 1.0)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055).astype(np.float32)
+
+
+def reinhard(hdr: np.ndarray, key: float = 0.18, white_percentile: float = 99.9) -> np.ndarray:
+    """Reinhard et al. 2002, global operator -> [0, 1] sRGB display values.
+
+    ``L_m = key / L_avg * L`` with ``L_avg`` the log-average luminance (eq. 1-2), then
+    ``L_d = L_m (1 + L_m / L_white^2) / (1 + L_m)`` (eq. 4) with ``L_white`` the ``white_percentile`` of
+    ``L_m`` (the paper's "smallest luminance mapped to white", made robust to a few hot pixels). Colour
+    ratios are kept (each pixel's RGB is scaled by ``L_d / L``), so hues do not shift; the result does
+    not depend on the HDR's global scale.
+
+    Example:
+        >>> import numpy as np
+        >>> hdr = np.random.default_rng(0).lognormal(0.0, 2.0, (16, 16, 3)).astype(np.float32)
+        >>> bool(np.allclose(reinhard(hdr), reinhard(100 * hdr), atol=1e-5))
+        True
+    """
+    hdr = np.maximum(np.nan_to_num(hdr.astype(np.float32)), 0.0)
+    lum = hdr @ np.asarray(REC709_LUMA, np.float32)
+    top = float(lum.max())
+    if top <= 0:
+        return np.zeros_like(hdr)
+    floor = top * 1e-7
+    lum = np.maximum(lum, floor)
+    log_average = float(np.exp(np.mean(np.log(lum))))
+    scaled = key / log_average * lum
+    white = max(float(np.percentile(scaled, white_percentile)), 1e-6)
+    display = scaled * (1.0 + scaled / white**2) / (1.0 + scaled)
+    return srgb_encode(hdr * (display / lum)[..., None])
 
 
 def drago(hdr: np.ndarray, gamma: float = 2.2, saturation: float = 1.0, bias: float = 0.85) -> np.ndarray:

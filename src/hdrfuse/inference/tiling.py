@@ -43,8 +43,12 @@ def run_tiled(
     device: torch.device | str = "cpu",
     out_channels: int = 3,
     progress: Callable[[int, int], None] | None = None,
+    desc: str = "tiles",
 ) -> torch.Tensor:
     """``fn(*tiles)`` over overlapping tiles of ``inputs`` (each ``[1, C, H, W]``, on the CPU).
+
+    ``progress(done, total)`` is called after each tile; by default a ``desc`` bar on a terminal
+    (:mod:`hdrfuse.progress`).
 
     Returns ``[1, out_channels, H, W]`` float32 on the CPU. With ``tile >= max(H, W)`` this is one
     call of ``fn`` on the whole image.
@@ -61,6 +65,10 @@ def run_tiled(
     norm = torch.zeros(1, 1, h, w)
     ys, xs = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
     total, done = len(ys) * len(xs), 0
+    if progress is None:
+        from ..progress import Bar
+
+        progress = Bar(desc)
     for y in ys:
         th = min(tile, h)
         wy = _ramp(th, y, h, overlap, torch.device("cpu"))

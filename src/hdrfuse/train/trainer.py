@@ -3,8 +3,10 @@
     hdrfuse train configs/twophase_phase1.yaml [--resume] [--steps N] [--minutes M]
     torchrun --nproc_per_node=8 --no-python hdrfuse train configs/twophase_phase1.yaml
 
-Every run directory holds ``last.safetensors`` + ``last_state.pt`` (resume point: optimizer, step,
-RNG states, history), ``best.safetensors`` (best on validation: ``select``, ``select_mode``), ``log.csv`` and ``loss.png``.
+Every run directory holds ``last_state.pt`` (the resume point, one atomic file: weights, optimizer,
+step, RNG states, history; a SIGKILL loses at most the steps since it was written), ``last.safetensors``
+(the same weights, for inference), ``best.safetensors`` (best on validation: ``select``,
+``select_mode``), ``log.csv`` and ``loss.png``.
 Batches are a function of (seed, rank, step), so ``--resume`` continues exactly where it stopped.
 SIGTERM (a cluster's preemption, ``kill``) or a first Ctrl-C ends the current step, writes the
 checkpoint and returns; a second Ctrl-C interrupts at once.
@@ -265,8 +267,10 @@ def train(
     loss_fn = WeightedLoss(cfg["loss"], cfg.get("vgg_weights")).to(device)
     start, history, best = 0, [], math.inf
     if resume and (run / "last_state.pt").exists():
-        model.load_state_dict(load_weights(run / "last.safetensors"))
         state = load_state(run / "last_state.pt")
+        # the state file holds the weights of its own step: one atomic file, so a SIGKILL between the
+        # two checkpoint writes cannot pair step-k optimizer moments with step-k+1 weights
+        model.load_state_dict(state["model"] if "model" in state else load_weights(run / "last.safetensors"))
         optimizer.load_state_dict(state["optimizer"])
         start, history, best = state["step"], state["history"], state["best"]
         torch.set_rng_state(state["torch_rng"])
@@ -285,7 +289,9 @@ def train(
 
     def checkpoint(step: int) -> None:
         save_weights(run / "last.safetensors", model, {**metadata, "step": step})
-        save_state(run / "last_state.pt", {"optimizer": optimizer.state_dict(), "step": step, "history": history,
+        weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        save_state(run / "last_state.pt", {"model": weights, "optimizer": optimizer.state_dict(), "step": step,
+                                           "history": history,
                                            "best": best, "torch_rng": torch.get_rng_state(), "config": cfg})
         _write_log(history, run / "log.csv")
         _plot(history, run / "loss.png")
