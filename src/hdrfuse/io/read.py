@@ -212,8 +212,6 @@ def read_image(
     Raises:
         InputError: a missing, empty, truncated, oversized or non-image file, or corrupt EXIF.
     """
-    from PIL import Image
-
     path = os.fspath(path)
     if not os.path.exists(path):
         if os.path.islink(path):
@@ -232,6 +230,18 @@ def read_image(
     if os.path.getsize(path) == 0:
         raise InputError("empty file", path)
     limit = max_pixels_default() if max_pixels is None else int(max_pixels)
+    try:
+        return _decode(path, limit, use_exif)
+    except (InputError, MemoryError):
+        raise
+    except Exception as err:  # a hostile or damaged file must not escape as a library's own error
+        raise InputError(f"damaged or unreadable image ({type(err).__name__}: {str(err).splitlines()[0][:80]})",
+                         path) from err
+
+
+def _decode(path: str, limit: int, use_exif: bool) -> Frame:
+    from PIL import Image
+
     Image.MAX_IMAGE_PIXELS = None  # our own cap below replaces Pillow's warning
     width, height, image = _header(path)
     if width * height > limit:
