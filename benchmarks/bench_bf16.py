@@ -30,7 +30,7 @@ def main() -> int:
     from hdrfuse.models.twophase.engine import fuse_twophase
 
     cpu, side = torch.device("cpu"), args.side
-    bracket = make_bracket([f[:side, :side] for f in load_frames("1MP")[:3]], exposure_times=[1.0, 4.0, 16.0])
+    bracket = make_bracket([f[:side, :side] for f in sorted(load_frames("1MP"), key=lambda f: float(f.mean()))[:3]], exposure_times=[1.0, 4.0, 16.0])
     rows = []
     for name in args.engines.split(","):
         def run(bf16: bool, name: str = name) -> object:

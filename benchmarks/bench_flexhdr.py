@@ -27,7 +27,7 @@ TILE = 512
 def make_bracket(size: str):  # noqa: ANN201
     from hdrfuse.bracket import make_bracket as mk
 
-    return mk(load_frames(size), exposure_times=[1.0, 4.0, 16.0])
+    return mk(sorted(load_frames(size), key=lambda f: float(f.mean())), exposure_times=[1.0, 4.0, 16.0])
 
 
 def run(name: str, bracket, bf16: bool):  # noqa: ANN001, ANN201

@@ -24,7 +24,7 @@ from bench_mertens import load_frames
 def make_bracket(size: str, n: int):  # noqa: ANN201
     from hdrfuse.bracket import make_bracket as mk
 
-    frames = load_frames(size)
+    frames = sorted(load_frames(size), key=lambda f: float(f.mean()))  # darkest first, as the times say
     picks = [frames[0], frames[2]] if n == 2 else frames
     return mk(picks, exposure_times=[1.0, 4.0, 16.0][: len(picks)] if n == 3 else [1.0, 16.0])
 
@@ -40,6 +40,25 @@ def run_mertens(bracket):  # noqa: ANN001, ANN201
 
     with torch.no_grad():
         return mertens2007(bracket.frames)[0]
+
+
+def network_flops(bracket) -> float:  # noqa: ANN001
+    """FLOPs of the networks the engine runs on this bracket, counted by ``torch.utils.flop_counter``
+    on the whole image in one pass (tiling adds the overlap on top: the engine's real work is a little
+    more)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from hdrfuse.models.layers import pad_to_multiple
+    from hdrfuse.models.twophase.amnet import select_inputs
+    from hdrfuse.models.twophase.engine import load_twophase
+
+    model = load_twophase()
+    iu, io, im = select_inputs(bracket.frames, bracket.exposure_times)
+    u, o = (pad_to_multiple(bracket.frames[k : k + 1], 4)[0] for k in (iu, io))
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        inter = model.unet(u, o) if im is None else pad_to_multiple(bracket.frames[im : im + 1], 4)[0]
+        model.amnet(u, inter, o)
+    return float(counter.get_total_flops())
 
 
 def memory_child(size: str, n: int, bf16: bool) -> None:
@@ -79,12 +98,15 @@ def main() -> None:
             t, repeats = mem["seconds"], 1
         t_ref = median_time(lambda: run_mertens(bracket), max(repeats, 1), warmup=0)
         h, w = bracket.size
+        flops = network_flops(bracket) if size == "1MP" else network_flops(bracket.with_frames(
+            bracket.frames[..., :1024, :1024])) * (h * w) / (1024 * 1024)  # 12 MP: counted on 1 MP, scaled
         rows.append([f"{n} x {w}x{h}", "bf16" if bf16 else "fp32", repeats, f"{t:.2f}", f"{t_ref:.3f}",
-                     f"{t / t_ref:.0f}", f"{mem['peak_mib']:.0f}", f"{mem['total_mib']:.0f}"])
+                     f"{t / t_ref:.0f}", f"{flops / 1e9:.0f}", f"{flops / 1e9 / t:.0f}",
+                     f"{mem['peak_mib']:.0f}", f"{mem['total_mib']:.0f}"])
         print("done:", " | ".join(map(str, rows[-1])), flush=True)  # survives an interrupted run
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, tiles 512 px (overlap 48)")
-    print_table(["frames", "precision", "runs", "twophase s (median)", "Mertens s", "ratio",
-                 "peak MiB (inference)", "peak MiB (process)"], rows)
+    print_table(["frames", "precision", "runs", "twophase s (median)", "Mertens s", "ratio", "network GFLOP",
+                 "achieved GFLOP/s", "peak MiB (inference)", "peak MiB (process)"], rows)
 
 
 if __name__ == "__main__":

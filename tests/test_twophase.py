@@ -384,3 +384,23 @@ def test_sigkill_mid_run_loses_at_most_the_steps_since_the_checkpoint(tmp_path: 
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+def test_mef_ssim_loss_cannot_be_driven_below_zero() -> None:
+    """Flat inputs and a noisy output in float32: rounding once let the score pass 1 (a training run drove
+    the loss to -2000); the Cauchy-Schwarz bound keeps every window's score <= 1."""
+    from hdrfuse.metrics.mef_ssim import mef_ssim_loss, mef_ssim_map
+
+    torch.manual_seed(0)
+    frames = torch.full((2, 3, 40, 40), 0.5)
+    frames[1] += 1e-4 * torch.randn(3, 40, 40)  # almost flat: norm ~ rounding
+    fused = (0.5 + 0.3 * torch.randn(1, 3, 40, 40)).clamp(0, 1).requires_grad_()
+    grey = frames.mean(1, keepdim=True)
+    assert float(mef_ssim_map(grey, fused.detach().mean(1, keepdim=True)).max()) <= 1.0 + 1e-6
+    opt = torch.optim.Adam([fused], lr=0.05)
+    for _ in range(30):
+        loss = mef_ssim_loss(frames, fused, scales=2)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        assert float(loss.detach()) >= -1e-6

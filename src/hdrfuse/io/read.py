@@ -247,7 +247,7 @@ def _decode(path: str, limit: int, use_exif: bool) -> Frame:
     if width * height > limit:
         raise InputError(
             f"{width}x{height} = {width * height} pixels exceeds the limit of {limit} "
-            "(set --max-pixels or HDRFUSE_MAX_PIXELS to allow it)",
+            "(allow it with --max-pixels / max_pixels= or HDRFUSE_MAX_PIXELS)",
             path,
         )
     raw_exif = image.info.get("exif") if image is not None else None

@@ -73,6 +73,11 @@ def mef_ssim_map(frames: torch.Tensor, fused: torch.Tensor, k: float = 0.03) -> 
     inner = (a * cov_y).sum(dim=0, keepdim=True)
     safe = norm > 1e-12
     sigma_xy = torch.where(safe, top * inner / norm.clamp_min(1e-12), torch.zeros_like(norm))
+    # |<s^, y~>| <= ||y~|| (s^ has unit norm): exact arithmetic keeps the score <= 1, but where the inputs
+    # are flat, rounding in the filtered products can make ``norm`` tiny while ``inner`` is not, and a
+    # fused image trained on the loss learns to exploit that (scores of -1000 were seen in float32)
+    bound = top * (var_y + 1e-12).sqrt()
+    sigma_xy = torch.maximum(torch.minimum(sigma_xy, bound), -bound)
     sigma_xx = torch.where(safe, top * top, torch.zeros_like(norm))
     return ((2.0 * sigma_xy + c_const) / (sigma_xx + var_y + c_const))[0, 0]
 
@@ -148,14 +153,14 @@ def mef_ssim_loss(frames: torch.Tensor, fused: torch.Tensor, scales: int = 2) ->
         >>> round(float(mef_ssim_loss(frame.repeat(2, 1, 1, 1), frame, scales=1)), 5)
         0.0
     """
-    grey, grey_y = luma(frames), luma(fused)
+    grey, grey_y = luma(frames.double()), luma(fused.double())  # float64: see the bound in mef_ssim_map
     weights = torch.tensor(SCALE_WEIGHTS[:scales], dtype=torch.float64)
     weights = (weights / weights.sum()).tolist()
-    total = fused.new_zeros(())
+    total = grey_y.new_zeros(())
     for level in range(scales):
         if min(grey.shape[-2:]) < 11:
             raise ValueError(f"image too small for {scales} MEF-SSIM scales (needs >= {11 * 2 ** (scales - 1)} px)")
         total = total + weights[level] * mef_ssim_map(grey, grey_y).mean()
         if level + 1 < scales:
             grey, grey_y = _downsample(grey), _downsample(grey_y)
-    return 1.0 - total
+    return (1.0 - total).to(fused.dtype)
