@@ -326,7 +326,7 @@ def test_phase2_objective_mixes_labelled_and_unlabelled() -> None:
     pred = torch.rand(b, 3, 32, 32, requires_grad=True)
     loss, parts = phase2_objective(batch, pred, target, loss_fn, {"unlabelled": {"mef_ssim": 1.0, "anchor": 1.0}})
     assert set(parts) == {"l1", "mef_ssim", "anchor"}
-    expected = 0.5 * float((pred[:2] - target[:2]).abs().mean()) + 0.5 * (float(parts["mef_ssim"])
+    expected = 0.5 * float((pred[:2] - target[:2]).abs().mean().detach()) + 0.5 * (float(parts["mef_ssim"])
                                                                            + float(parts["anchor"]))
     assert float(loss) == pytest.approx(expected, rel=1e-5)
     loss.backward()
