@@ -147,6 +147,16 @@ def _debevec(bracket: Bracket, device: torch.device) -> Result:
     return Result(image=hdr, kind="hdr", info={"response": response, "exposure_times": times})
 
 
+@register("deghost", kind="hdr", description="Ghost-free HDR merge: Debevec with reference-guided ghost masks")
+def _deghost(bracket: Bracket, device: torch.device) -> Result:
+    from .classical.deghost import merge_deghosted
+
+    times = require_distinct_exposures(bracket, "deghost")
+    hdr, masks = merge_deghosted(bracket.uint8_frames(), times, bracket.reference)
+    return Result(image=hdr, kind="hdr", maps={"ghost_masks": masks},
+                  info={"exposure_times": times, "reference": bracket.reference})
+
+
 def _register_learned() -> None:
     """Learned engines register themselves on import (their heavy imports stay inside functions)."""
     from .models.flexhdr import engine as _flexhdr  # noqa: F401
