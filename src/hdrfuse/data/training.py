@@ -184,6 +184,8 @@ class SampleSource:
     hdr_fraction: float = 0.5
     sequences: tuple[Sequence, ...] = ()
     real_fraction: float = 0.0
+    sequence_hdr_fraction: float = 0.0
+    """hdr task: share of samples made from real sequences without HDR ground truth (merged targets)."""
     labelled_fraction: float = 1.0
     """phase 2: share of real samples from labelled sequences; the rest come from unlabelled ones
     (no-reference MEF-SSIM loss). 1 = labels only."""
@@ -269,6 +271,9 @@ class SampleSource:
         if real is not None and len(real[0]) == 3:  # Kalantari: 3 frames, the middle is the reference
             frames, gt, ev = real
             return (*frames, gt.astype(np.float32), ev)
+        sample = self._real_sequence_hdr(rng)
+        if sample is not None:
+            return sample
         if not self.hdrs:
             raise InputError("the hdr task needs HDR maps (.hdr/.exr) in data.hdr")
         path = self.hdrs[int(rng.integers(len(self.hdrs)))]
@@ -277,6 +282,32 @@ class SampleSource:
         gt = b.hdr * b.exposure_times[b.reference]  # units where the reference frame saturates at 1
         return (*b.frames, gt.astype(np.float32), np.log2(b.exposure_times / b.exposure_times[b.reference]))
 
+
+    def _real_sequence_hdr(self, rng: np.random.Generator) -> tuple[np.ndarray, ...] | None:
+        """With probability ``sequence_hdr_fraction``: a dynamic 3-frame bracket from a real registered
+        sequence without HDR ground truth (SICE-style): the target is the merge of all its frames seen
+        from the reference (:func:`~hdrfuse.data.real_hdr.merge_sequence_hdr`), the two other frames
+        (one darker, one brighter) get known camera shake and object motion."""
+        from .real_hdr import dynamic_sample, merge_sequence_hdr
+
+        usable = [s for s in self.sequences if not s.hdr and len(s.frames) >= 3]
+        if not usable or rng.random() >= self.sequence_hdr_fraction:
+            return None
+        seq = usable[int(rng.integers(len(usable)))]
+        frames = _load_sequence(seq, self.max_side)[0]
+        n = len(frames)
+        ref = int(rng.integers(1, n - 1))
+        key = (str(seq.frames[0]), self.max_side, ref)
+        if key not in _REAL_HDR:
+            _REAL_HDR[key] = merge_sequence_hdr(frames, ref)
+        hdr, times = _REAL_HDR[key]
+        picks = [int(rng.integers(0, ref)), ref, int(rng.integers(ref + 1, n))]
+        stack, target = _joint_crop([frames[picks], hdr], rng, self.crop, augment=True)
+        out, gt, ev = dynamic_sample(stack, target, times[picks], [0, 1, 2], 1, rng)
+        return (*out, gt, ev)
+
+
+_REAL_HDR: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = {}
 
 TASKS = ("phase1", "phase2", "hdr")
 
