@@ -404,3 +404,27 @@ def test_mef_ssim_loss_cannot_be_driven_below_zero() -> None:
         loss.backward()
         opt.step()
         assert float(loss.detach()) >= -1e-6
+
+
+def test_shipped_model_has_no_border_outliers() -> None:
+    """The shipped engine on a flat made-up bracket: its first/last rows and columns match the interior
+    (the first shipped weights, trained with zero padding, drew a bright 1-pixel line there)."""
+    import hdrfuse
+
+    u = np.full((40, 52, 3), 0.12, np.float32)
+    o = np.full((40, 52, 3), 0.85, np.float32)
+    out = hdrfuse.fuse([u, o], method="twophase", device="cpu").mean(axis=2)
+    interior = out[6:-6, 6:-6]
+    spread = float(interior.max() - interior.min()) + 2e-3
+    for edge in (out[0], out[-1], out[:, 0], out[:, -1]):
+        assert float(np.abs(edge - interior.mean()).max()) <= spread, (edge, interior.mean())
+
+
+def test_init_continues_from_committed_weights(tmp_path: Path, sources: dict) -> None:
+    """``init: path`` starts a new run from saved weights (a committed checkpoint), optimizer fresh."""
+    first = train(_config(tmp_path / "a", sources, "twophase_phase1", steps=2), verbose=False)
+    save_weights(tmp_path / "w.safetensors", first, {})
+    again = train(_config(tmp_path / "b", sources, "twophase_phase1", steps=0,
+                          init=str(tmp_path / "w.safetensors")), verbose=False)
+    for (k, a), (_, b) in zip(first.state_dict().items(), again.state_dict().items()):
+        assert torch.equal(a, b), k

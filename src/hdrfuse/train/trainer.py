@@ -275,6 +275,8 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
         start, history, best = state["step"], state["history"], state["best"]
         torch.set_rng_state(state["torch_rng"])
+    if start == 0 and cfg.get("init"):  # continue from weights (e.g. a committed checkpoint), fresh optimizer
+        model.load_state_dict(load_weights(cfg["init"]))
     net: nn.Module = model
     if world > 1:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[local] if device.type == "cuda" else None)
