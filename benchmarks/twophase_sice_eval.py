@@ -61,7 +61,9 @@ def main() -> int:
     parser.add_argument("--config", default="configs/twophase_sice_phase2.yaml")
     parser.add_argument("--brackets", action="store_true", help="also every small no-reference stack in ../shared")
     parser.add_argument("--out", default=None, help="write the harness's report (Markdown + CSV + sheet) here")
-    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--limit", type=int, default=None, help="at most N sequences per group / stack folder")
+    parser.add_argument("--stacks", default=",".join(SMALL_STACKS), help="bracket folders for --brackets")
+    parser.add_argument("--skip-validation", action="store_true")
     args = parser.parse_args()
     from hdrfuse.evaluation import evaluate, write_report
     from hdrfuse.train.trainer import load_config, real_sequences
@@ -78,7 +80,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         labelled = [s for s in val if s.reference][: args.limit]
         unlabelled = [s for s in val if not s.reference][: args.limit]
-        for group, seqs in (("labelled validation", labelled), ("unlabelled validation", unlabelled)):
+        groups = [] if args.skip_validation else [("labelled validation", labelled),
+                                                  ("unlabelled validation", unlabelled)]
+        for group, seqs in groups:
             folder = Path(tmp) / group.replace(" ", "_")
             _link_dataset(seqs, folder)
             result = evaluate(folder, methods, "folder", "cpu", 1600, None, show_progress=False)
@@ -93,7 +97,7 @@ def main() -> int:
                              overwrite=True)
         if args.brackets:
             rows = []
-            for name in SMALL_STACKS:
+            for name in args.stacks.split(","):
                 root = SHARED / "brackets" / name
                 if root.is_dir():
                     rows += evaluate(root, methods, "folder", "cpu", 1600, args.limit, show_progress=False).rows

@@ -10,6 +10,10 @@ from ...methods import Result, register
 from ..shipped import load_model
 from .amnet import TwoPhase, select_inputs
 
+BORDER_MARGIN = 8
+"""Pixels of reflected image added around the frames before the networks and cut after."""
+
+
 def load_twophase(path: str | None = None) -> TwoPhase:
     """The two-phase model with trained weights (offline: from the package or ``path``), in eval mode."""
     from ...train.tasks import build_twophase
@@ -32,7 +36,12 @@ def fuse_twophase(
     tile = resolve_tile(tile, bracket.size)
     model = load_twophase(weights).to(device)
     iu, io, im = select_inputs(bracket.frames, bracket.exposure_times)
-    frames = bracket.frames
+    # the image continued by reflection past its border: a network's own border effects (zero padding
+    # in the first shipped weights drew a bright line along the edge) fall into this margin, cut below
+    margin = BORDER_MARGIN
+    h, w = bracket.size
+    mode = "reflect" if min(h, w) > margin else "replicate"
+    frames = torch.nn.functional.pad(bracket.frames, (margin, margin, margin, margin), mode=mode)
     under, over = frames[iu : iu + 1], frames[io : io + 1]
     use_bf16 = resolve_bf16(device, bf16)
     fmt = torch.channels_last
@@ -51,6 +60,8 @@ def fuse_twophase(
     else:
         inter = frames[im : im + 1]
     fused = run_tiled(call(_padded(model.amnet)), [under, inter, over], tile, overlap, device)
+    fused = fused[..., margin : margin + h, margin : margin + w]
+    inter = inter[..., margin : margin + h, margin : margin + w]
     return Result(
         image=fused[0].clamp(0, 1).permute(1, 2, 0).numpy(),
         kind="ldr",
