@@ -58,6 +58,29 @@ def hat_weights() -> np.ndarray:
     return np.minimum(z, 255.0 - z)
 
 
+def log_exposure(frame_u8: np.ndarray, t: float, log_response: np.ndarray) -> np.ndarray:
+    """``ln f^-1(Z) - ln t``: one frame's estimate of log radiance per pixel and channel (float32)."""
+    return log_response[frame_u8, np.arange(3)] - np.float32(np.log(t))
+
+
+def weighted_log_sum(frames_u8: list[np.ndarray], times: np.ndarray, log_response: np.ndarray,
+                     frame_weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Numerator and denominator of the paper's equation 6: ``sum_j w(Z_j) (ln f^-1(Z_j) - ln t_j)`` and
+    ``sum_j w(Z_j)``, each HxWx3 float32. ``frame_weights [N, H, W]`` multiplies each frame's hat weight
+    (ghost masks: 0 where a frame must not count)."""
+    weights = hat_weights()
+    shape = frames_u8[0].shape
+    num = np.zeros(shape, np.float32)
+    den = np.zeros(shape, np.float32)
+    for j, (frame, t) in enumerate(zip(frames_u8, times)):
+        w = weights[frame]
+        if frame_weights is not None:
+            w = w * frame_weights[j][..., None]
+        num += w * log_exposure(frame, t, log_response)
+        den += w
+    return num, den
+
+
 def merge_debevec(frames_u8: list[np.ndarray], times: np.ndarray, response: np.ndarray) -> np.ndarray:
     """Merge 8-bit frames into a linear radiance map ``HxWx3`` float32 with a known response.
 
@@ -66,18 +89,10 @@ def merge_debevec(frames_u8: list[np.ndarray], times: np.ndarray, response: np.n
     """
     times = np.asarray(times, dtype=np.float64)
     log_response = np.log(response.astype(np.float64)).astype(np.float32)
-    weights = hat_weights()
-    shape = frames_u8[0].shape
-    num = np.zeros(shape, np.float32)
-    den = np.zeros(shape, np.float32)
-    channel = np.arange(3)
-    for frame, t in zip(frames_u8, times):
-        w = weights[frame]
-        num += w * (log_response[frame, channel] - np.float32(np.log(t)))
-        den += w
+    num, den = weighted_log_sum(frames_u8, times, log_response)
     shortest, longest = int(np.argmin(times)), int(np.argmax(times))
-    fallback_bright = log_response[frames_u8[shortest], channel] - np.float32(np.log(times[shortest]))
-    fallback_dark = log_response[frames_u8[longest], channel] - np.float32(np.log(times[longest]))
+    fallback_bright = log_exposure(frames_u8[shortest], times[shortest], log_response)
+    fallback_dark = log_exposure(frames_u8[longest], times[longest], log_response)
     bright = frames_u8[shortest] >= 128
     fallback = np.where(bright, fallback_bright, fallback_dark)
     log_e = np.where(den > 0, num / np.maximum(den, 1e-8), fallback)

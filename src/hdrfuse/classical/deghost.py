@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .debevec1997 import calibrate_response, hat_weights
+from .debevec1997 import calibrate_response, log_exposure, weighted_log_sum
 
 
 def predicted_codes(reference_u8: np.ndarray, t_ref: float, t_i: float, response: np.ndarray) -> np.ndarray:
@@ -92,27 +92,16 @@ def merge_deghosted(frames_u8: list[np.ndarray], times: np.ndarray, reference: i
         response = calibrate_response(frames_u8, times)
     masks = ghost_masks(frames_u8, times, reference, response, tolerance)
     log_response = np.log(response.astype(np.float64)).astype(np.float32)
-    weights = hat_weights()
-    channel = np.arange(3)
-    shape = frames_u8[0].shape
-    num = np.zeros(shape, np.float32)
-    den = np.zeros(shape, np.float32)
-    estimates = []
-    for i, (frame, t) in enumerate(zip(frames_u8, times)):
-        log_e = log_response[frame, channel] - np.float32(np.log(t))
-        estimates.append(log_e)
-        w = weights[frame] * (1.0 - masks[i])[..., None]
-        num += w * log_e
-        den += w
+    num, den = weighted_log_sum(frames_u8, times, log_response, 1.0 - masks)
     ref = frames_u8[reference]
-    fallback = estimates[reference].copy()
+    fallback = log_exposure(ref, times[reference], log_response)
     # the reference clips: use the nearest exposure in the right direction that is not masked there
     order_bright = np.argsort(times)  # shortest first for clipped highlights
     for idx in order_bright[::-1]:
         usable = (ref >= 250) & (masks[idx][..., None] < 0.5) & (times[idx] < times[reference])
-        fallback = np.where(usable, estimates[idx], fallback)
+        fallback = np.where(usable, log_exposure(frames_u8[idx], times[idx], log_response), fallback)
     for idx in order_bright:
         usable = (ref <= 5) & (masks[idx][..., None] < 0.5) & (times[idx] > times[reference])
-        fallback = np.where(usable, estimates[idx], fallback)
+        fallback = np.where(usable, log_exposure(frames_u8[idx], times[idx], log_response), fallback)
     log_e = np.where(den > 1e-3, num / np.maximum(den, 1e-8), fallback)
     return np.exp(log_e).astype(np.float32), masks
