@@ -236,8 +236,9 @@ def check_times_match_pixels(frames: torch.Tensor, times: np.ndarray, paths: lis
             continue
         if float(b[ok].median()) < float(a[ok].median()) - 0.02:
             name = lambda k: paths[k] or f"frame {k}"  # noqa: E731
-            raise InputError(f"exposure times contradict the pixels: {name(i + 1)} ({times[i + 1]:.6g} s) is darker "
-                             f"than {name(i)} ({times[i]:.6g} s); check the exposure times given (--exposure-times) or the EXIF")
+            raise InputError(f"exposure times contradict the pixels: {name(i + 1)} ({times[i + 1]:.6g} s) is "
+                             f"darker than {name(i)} ({times[i]:.6g} s); check the exposure times given "
+                             "(--exposure-times) or the EXIF")
 
 
 def _resolve_reference(reference: int | str | None, paths: list[str | None], n: int) -> int:

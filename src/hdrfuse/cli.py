@@ -119,27 +119,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args: argparse.Namespace):  # noqa: ANN202 - returns a Bracket
+def _load(args: argparse.Namespace, frames: list | None = None):  # noqa: ANN202 - returns a Bracket
+    """The bracket the arguments name; ``frames``: the inputs already expanded (folders -> files)."""
     from .bracket import make_bracket
     from .io.read import parse_exposure_times
 
     times = parse_exposure_times(args.exposure_times) if args.exposure_times else None
-    return make_bracket(args.inputs, exposure_times=times, reference=args.reference,
+    return make_bracket(args.inputs if frames is None else frames, exposure_times=times, reference=args.reference,
                         max_pixels=args.max_pixels, use_exif=not args.ignore_exif, show_progress=True)
 
 
-def _refuse_input_as_output(inputs: list[str], *outputs: Path) -> None:
-    """An output that is one of the frames (or a file hdrfuse would read as one) is refused, also with
-    ``--overwrite``: replacing an input loses the user's photograph."""
+def _refuse_input_as_output(frames: list, *outputs: Path) -> None:
+    """An output that is one of the frames (``frames``: the inputs expanded, as they will be read) is
+    refused, also with ``--overwrite``: replacing an input loses the user's photograph."""
     import os
 
-    from .bracket import folder_frames
-
-    frames = []
-    for item in inputs:
-        frames += folder_frames(item)[0] if Path(item).is_dir() else [Path(item)]
     for out in outputs:
-        for frame in frames:
+        for frame in map(Path, frames):
             try:
                 same = out.exists() and frame.exists() and os.path.samefile(out, frame)
             except OSError:  # a link loop or the like: the reader names it later
@@ -155,6 +151,7 @@ def preview_path(output: Path) -> Path:
 
 def _cmd_fuse(args: argparse.Namespace) -> int:
     from .api import run_method
+    from .bracket import expand_inputs
     from .classical.tonemap import tonemap
     from .io.write import check_output_path, is_hdr_path, write_image
     from .methods import check_options, get_method, resolve_device
@@ -164,15 +161,15 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
     options = check_options(method, {"tile": args.tile, "bf16": bf16}, cli=True)
     device = resolve_device(args.device)
     output = check_output_path(args.output, args.overwrite)
-    _refuse_input_as_output(args.inputs, output)
     hdr_out = is_hdr_path(output)
     if method.kind == "hdr" and hdr_out:
         check_output_path(preview_path(output), args.overwrite)
-        _refuse_input_as_output(args.inputs, preview_path(output))
     if args.maps and not Path(args.maps).is_dir():
         raise InputError("--maps folder does not exist", args.maps)
     start = time.perf_counter()
-    bracket = _load(args)
+    frames = expand_inputs(args.inputs)  # once: the same list is checked and read
+    _refuse_input_as_output(frames, output, *([preview_path(output)] if method.kind == "hdr" and hdr_out else []))
+    bracket = _load(args, frames)
     from .progress import progress_enabled
 
     if progress_enabled(not args.quiet):
