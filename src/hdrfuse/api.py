@@ -27,7 +27,7 @@ def run_method(
     engine = get_method(method)
     given = check_options(engine, options)
     dev = resolve_device(device)
-    aligned, info = align_bracket(bracket, align)
+    aligned, info = align_bracket(bracket.for_method(engine.raw_encoding), align)
     result = engine.run(aligned, dev, **given)
     result.info.setdefault("homographies", info["homographies"])
     return result

@@ -35,6 +35,7 @@ class Bracket:
         bit_depth: 8, 16 or 32 (float input).
         exposure_source: ``"user"``, ``"exif"``, ``"list"``, ``"estimated"`` or ``"none"``.
         exif: EXIF per frame.
+        linear: frames are linear light (camera RAW), not display-encoded; see :meth:`for_method`.
     """
 
     frames: torch.Tensor
@@ -44,6 +45,7 @@ class Bracket:
     bit_depth: int = 8
     exposure_source: str = "none"
     exif: list[ExifInfo] = field(default_factory=list)
+    linear: bool = False
 
     def __post_init__(self) -> None:
         frames = self.frames
@@ -92,6 +94,29 @@ class Bracket:
         times = None if self.exposure_times is None else self.exposure_times[idx]
         return replace(self, frames=self.frames[idx], exposure_times=times, reference=reference,
                        paths=[self.paths[i] for i in idx], exif=[self.exif[i] for i in idx])
+
+    def for_method(self, encoding: str) -> Bracket:
+        """The bracket as a method takes it. Display-encoded frames pass unchanged; linear (RAW) frames
+        are given to a method in its ``encoding``: ``"linear"`` unchanged, ``"srgb"`` the standard
+        rendering (the sRGB transfer function of the clipped values, what a camera's JPEG is without its
+        tone curve), ``"gamma"`` ``x^(1/2.2)`` (the display model the learned HDR engines invert).
+
+        Example:
+            >>> import torch
+            >>> b = Bracket(torch.full((2, 3, 4, 4), 0.25), np.array([1.0, 4.0]), 0, linear=True)
+            >>> round(float(b.for_method("gamma").frames[0, 0, 0, 0]), 4), b.for_method("gamma").linear
+            (0.5325, False)
+        """
+        if not self.linear or encoding == "linear":
+            return self
+        x = self.frames.clamp(0.0, 1.0)
+        if encoding == "srgb":
+            encoded = torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(0.0031308).pow(1 / 2.4) - 0.055)
+        elif encoding == "gamma":
+            encoded = x.pow(1 / 2.2)
+        else:
+            raise ValueError(f"unknown encoding {encoding!r} (linear, srgb, gamma)")
+        return replace(self, frames=encoded.contiguous(), linear=False)
 
     def to(self, device: torch.device | str) -> Bracket:
         """The bracket with its frames on ``device``."""
@@ -162,9 +187,21 @@ def folder_frames(folder: PathLike) -> tuple[list[Path], list[Path]]:
     the images hdrfuse wrote (they carry its marker; ``*.preview.jpg``), which are ``skipped``."""
     from .io.write import is_hdrfuse_output
 
+    from .io.raw import is_raw_path
+
     files = list_image_files(folder)
     ours = [f for f in files if f.name.endswith(".preview.jpg") or is_hdrfuse_output(f)]
-    return [f for f in files if f not in ours], ours
+    frames = [f for f in files if f not in ours]
+    raws = [f for f in frames if is_raw_path(f)]
+    if raws and len(raws) < len(frames):  # RAW+JPEG shooting: the RAW files are the bracket
+        import warnings
+
+        rendered = [f for f in frames if not is_raw_path(f)]
+        warnings.warn(f"{folder}: both camera RAW and rendered images; using the {len(raws)} RAW file(s), "
+                      f"skipping {', '.join(f.name for f in rendered[:5])}{' ...' if len(rendered) > 5 else ''}",
+                      stacklevel=3)
+        frames = raws
+    return frames, ours
 
 
 def expand_inputs(inputs: PathLike | np.ndarray | Sequence[PathLike | np.ndarray]) -> list[PathLike | np.ndarray]:
@@ -193,7 +230,7 @@ def expand_inputs(inputs: PathLike | np.ndarray | Sequence[PathLike | np.ndarray
                               + ", ".join(f.name for f in ours[:5]) + (" ..." if len(ours) > 5 else ""),
                               stacklevel=2)
             if not files:
-                raise InputError("folder holds no JPEG, PNG or TIFF frames", item)
+                raise InputError("folder holds no JPEG, PNG, TIFF or camera RAW frames", item)
             items.extend(files)
         else:
             items.append(item)
@@ -305,6 +342,10 @@ def make_bracket(
             h0, w0 = first.pixels.shape[:2]
             h, w = fr.pixels.shape[:2]
             raise InputError(f"frame is {w}x{h} but {first.path or 'frame 0'} is {w0}x{h0}", fr.path)
+        if fr.linear != first.linear:
+            kind = lambda f: "a camera RAW" if f.linear else "a rendered image"  # noqa: E731
+            raise InputError(f"mixed inputs: {kind(fr)} here, {kind(first)} in {first.path or 'frame 0'} "
+                             "(a bracket is all RAW or all rendered)", fr.path)
         if fr.bit_depth != first.bit_depth:
             raise InputError(
                 f"mixed bit depths: {fr.bit_depth}-bit here, {first.bit_depth}-bit in "
@@ -343,9 +384,9 @@ def make_bracket(
         times = times[order]
         check_times_match_pixels(stack, times, paths)
     else:
-        times, source = estimate_exposure_times(stack), "estimated"
+        times, source = estimate_exposure_times(stack, gamma=1.0 if first.linear else 2.2), "estimated"
     ref = _resolve_reference(reference, paths, len(frames))
-    return Bracket(stack, times, ref, paths, first.bit_depth, source, exif)
+    return Bracket(stack, times, ref, paths, first.bit_depth, source, exif, linear=first.linear)
 
 
 def require_distinct_exposures(bracket: Bracket, method: str) -> np.ndarray:
@@ -354,7 +395,7 @@ def require_distinct_exposures(bracket: Bracket, method: str) -> np.ndarray:
     two frames otherwise (identical frames give no radiance information to merge)."""
     times = bracket.exposure_times
     if times is None:
-        times = estimate_exposure_times(bracket.frames)
+        times = estimate_exposure_times(bracket.frames, gamma=1.0 if bracket.linear else 2.2)
     name = lambda k: Path(bracket.paths[k]).name if bracket.paths[k] else f"frame {k}"  # noqa: E731
     for i in range(bracket.n - 1):
         ratio = float(times[i + 1] / times[i])

@@ -54,23 +54,32 @@ class Method:
     description: str
     run: Callable[..., Result]
     options: tuple[str, ...] = ()
+    raw_encoding: str = "srgb"
+    """How it receives linear (camera RAW) frames: ``"linear"``, ``"srgb"`` or ``"gamma"``
+    (:meth:`Bracket.for_method`)."""
 
 
 _REGISTRY: dict[str, Method] = {}
 
 
 def register(
-    name: str, kind: str, description: str, options: tuple[str, ...] = ()
+    name: str, kind: str, description: str, options: tuple[str, ...] = (), raw_encoding: str = "srgb"
 ) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
-    """Decorator that registers ``fn(bracket, device, **options) -> Result`` under ``name``."""
+    """Decorator that registers ``fn(bracket, device, **options) -> Result`` under ``name``.
+
+    ``raw_encoding``: how the method takes linear camera-RAW frames (``"linear"`` as they are,
+    ``"srgb"`` rendered, ``"gamma"`` ``x^(1/2.2)``); display-encoded frames always pass unchanged.
+    """
     if kind not in ("ldr", "hdr"):
         raise ValueError(f"kind must be 'ldr' or 'hdr', got {kind!r}")
+    if raw_encoding not in ("linear", "srgb", "gamma"):
+        raise ValueError(f"raw_encoding must be linear, srgb or gamma, got {raw_encoding!r}")
     unknown = set(options) - set(OPTIONS)
     if unknown:
         raise ValueError(f"unknown engine options {sorted(unknown)} (known: {sorted(OPTIONS)})")
 
     def decorate(fn: Callable[..., Result]) -> Callable[..., Result]:
-        _REGISTRY[name] = Method(name, kind, description, fn, tuple(options))
+        _REGISTRY[name] = Method(name, kind, description, fn, tuple(options), raw_encoding)
         return fn
 
     return decorate
@@ -138,16 +147,21 @@ def _mertens(bracket: Bracket, device: torch.device) -> Result:
     )
 
 
-@register("debevec", kind="hdr", description="HDR radiance merge with CRF calibration, Debevec & Malik 1997")
+@register("debevec", kind="hdr", description="HDR radiance merge with CRF calibration, Debevec & Malik 1997",
+          raw_encoding="linear")
 def _debevec(bracket: Bracket, device: torch.device) -> Result:
-    from .classical.debevec1997 import debevec1997
+    from .classical.debevec1997 import debevec1997, merge_linear
 
     times = require_distinct_exposures(bracket, "debevec")
+    if bracket.linear:  # camera RAW: the response is the identity, nothing to calibrate
+        hdr = merge_linear(bracket.numpy_frames(), times)
+        return Result(image=hdr, kind="hdr", info={"response": "linear (RAW)", "exposure_times": times})
     hdr, response = debevec1997(bracket.uint8_frames(), times)
     return Result(image=hdr, kind="hdr", info={"response": response, "exposure_times": times})
 
 
-@register("deghost", kind="hdr", description="Ghost-free HDR merge: Debevec with reference-guided ghost masks")
+@register("deghost", kind="hdr", description="Ghost-free HDR merge: Debevec with reference-guided ghost masks",
+          raw_encoding="gamma")
 def _deghost(bracket: Bracket, device: torch.device) -> Result:
     from .classical.deghost import merge_deghosted
 

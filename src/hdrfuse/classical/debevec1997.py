@@ -99,6 +99,47 @@ def merge_debevec(frames_u8: list[np.ndarray], times: np.ndarray, response: np.n
     return np.exp(log_e).astype(np.float32)
 
 
+CLIP_LINEAR = 0.99
+"""A linear (RAW) value at or above this is clipped: it does not count in :func:`merge_linear`."""
+
+
+def merge_linear(frames: list[np.ndarray], times: np.ndarray) -> np.ndarray:
+    """Merge linear frames (camera RAW, HxWx3 float in [0, 1]) into radiance: equation 6 with the
+    identity response, ``ln E = sum_j w_j (ln Z_j - ln t_j) / sum_j w_j``.
+
+    ``w`` is the paper's hat taken on the display value ``v = Z^(1/2.2)`` (``min(v, 1 - v)``, so the
+    darkest readings, which are mostly noise, count little), zero where a channel is clipped
+    (``Z >= 0.99``) or black. Pixels with no weight in any frame take the least-clipped frame's reading,
+    as in :func:`merge_debevec`.
+
+    Example:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> radiance = rng.uniform(0.01, 2.0, (16, 16, 3)).astype(np.float32)
+        >>> times = np.array([0.25, 1.0, 4.0])
+        >>> hdr = merge_linear([np.clip(radiance * t, 0, 1) for t in times], times)
+        >>> bool(np.allclose(hdr, radiance, rtol=1e-4))
+        True
+    """
+    times = np.asarray(times, dtype=np.float64)
+    shape = frames[0].shape
+    num = np.zeros(shape, np.float64)
+    den = np.zeros(shape, np.float64)
+    tiny = 1e-8
+    for frame, t in zip(frames, times):
+        z = np.asarray(frame, dtype=np.float64)
+        v = np.power(np.clip(z, 0.0, 1.0), 1 / 2.2)
+        w = np.where((z > 0) & (z < CLIP_LINEAR), np.minimum(v, 1.0 - v), 0.0)
+        num += w * (np.log(np.maximum(z, tiny)) - np.log(t))
+        den += w
+    shortest, longest = int(np.argmin(times)), int(np.argmax(times))
+    bright = np.asarray(frames[shortest]) >= 0.5 ** 2.2
+    fallback = np.where(bright, np.log(np.maximum(frames[shortest], tiny)) - np.log(times[shortest]),
+                        np.log(np.maximum(frames[longest], tiny)) - np.log(times[longest]))
+    log_e = np.where(den > 0, num / np.maximum(den, 1e-12), fallback)
+    return np.exp(log_e).astype(np.float32)
+
+
 def debevec1997(
     frames_u8: list[np.ndarray], times: np.ndarray, response: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:

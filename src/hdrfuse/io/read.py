@@ -21,7 +21,12 @@ import numpy as np
 from ..errors import InputError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
-"""File name endings read as frames (case does not matter)."""
+"""File name endings of rendered images read as frames (case does not matter)."""
+
+from .raw import RAW_EXTENSIONS  # noqa: E402 - kept beside the list it extends
+
+FRAME_EXTENSIONS = IMAGE_EXTENSIONS + RAW_EXTENSIONS
+"""Every file name ending a bracket folder is searched for: rendered images and camera RAW."""
 
 REFERENCE_STEMS = ("ref", "reference", "gt", "label")
 """Names of a reference image that sits in a bracket folder (``ref.png``); never read as a frame."""
@@ -63,6 +68,8 @@ class Frame:
     path: str | None = None
     exif: ExifInfo = field(default_factory=ExifInfo)
     channels_in_file: int = 3
+    linear: bool = False
+    """``True`` for camera RAW: linear light, not display-encoded (:mod:`hdrfuse.io.raw`)."""
 
 
 def _ratio(tag: object) -> float | None:
@@ -224,12 +231,16 @@ def read_image(
         raise InputError("file not found", path)
     if path.lower().endswith((".hdr", ".exr", ".pic")):
         raise InputError("an HDR radiance map is not a frame: hdrfuse merges 8/16-bit exposures (JPEG, PNG, "
-                         "TIFF) into one; to view or tonemap an HDR use another tool", path)
+                         "TIFF, camera RAW) into one; to view or tonemap an HDR use another tool", path)
     if os.path.isdir(path):
         raise InputError("is a folder, not an image", path)
     if os.path.getsize(path) == 0:
         raise InputError("empty file", path)
     limit = max_pixels_default() if max_pixels is None else int(max_pixels)
+    from .raw import is_raw_path
+
+    if is_raw_path(path):
+        return _decode_raw(path, limit, use_exif)
     try:
         return _decode(path, limit, use_exif)
     except (InputError, MemoryError):
@@ -273,6 +284,14 @@ def _decode(path: str, limit: int, use_exif: bool) -> Frame:
     pixels, depth, channels = _to_rgb_float(array, path)
     pixels = apply_orientation(pixels, exif.orientation)
     return Frame(pixels=pixels, bit_depth=depth, path=path, exif=exif, channels_in_file=channels)
+
+
+def _decode_raw(path: str, limit: int, use_exif: bool) -> Frame:
+    from .raw import read_raw_exif, read_raw_pixels
+
+    pixels = read_raw_pixels(path, limit)
+    exif = read_raw_exif(path) if use_exif else ExifInfo()
+    return Frame(pixels=pixels, bit_depth=16, path=path, exif=exif, channels_in_file=3, linear=True)
 
 
 def _png_bit_depth(image: object) -> int | None:
@@ -342,7 +361,7 @@ def list_image_files(folder: str | os.PathLike[str], include_reference: bool = F
     files = [
         p
         for p in sorted(folder.iterdir(), key=natural_key)
-        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+        if p.is_file() and p.suffix.lower() in FRAME_EXTENSIONS and not p.name.startswith(".")
     ]
     if not include_reference:
         files = [p for p in files if p.stem.lower() not in REFERENCE_STEMS]

@@ -59,12 +59,12 @@ def fuse_hdr_net(
 
 
 @register("flexhdr", kind="hdr", description="FlexHDR: any N frames, flow + uncertainty + attention (learned)",
-          options=("tile", "bf16"))
+          options=("tile", "bf16"), raw_encoding="gamma")
 def _flexhdr(bracket: Bracket, device: torch.device, **options: object) -> Result:
     return fuse_hdr_net("flexhdr", bracket, device, **options)  # type: ignore[arg-type]
 
 
 @register("ahdrnet", kind="hdr", description="AHDRNet-style baseline: 3 frames, attention + DRDBs (learned)",
-          options=("tile", "bf16"))
+          options=("tile", "bf16"), raw_encoding="gamma")
 def _ahdrnet(bracket: Bracket, device: torch.device, **options: object) -> Result:
     return fuse_hdr_net("ahdrnet", bracket, device, **options)  # type: ignore[arg-type]
