@@ -32,8 +32,9 @@ def gamma_bracket(scene: np.ndarray, times: list[float]) -> list[np.ndarray]:
 
 
 def save_jpeg(path: Path, rgb_u8: np.ndarray, exposure: tuple[int, int] | None = None,
-              orientation: int | None = None, quality: int = 95) -> Path:
-    """A JPEG written with Pillow, optionally with EXIF exposure time and orientation."""
+              orientation: int | None = None, quality: int = 95, taken: str | None = None) -> Path:
+    """A JPEG written with Pillow, optionally with EXIF exposure time, orientation and capture time
+    (``taken``: ``"2026:11:24 10:00:01.25"``, DateTimeOriginal + SubSecTimeOriginal)."""
     from PIL import Image
     from PIL.TiffImagePlugin import IFDRational
 
@@ -46,6 +47,12 @@ def save_jpeg(path: Path, rgb_u8: np.ndarray, exposure: tuple[int, int] | None =
         sub[0x829A] = IFDRational(*exposure)
         sub[0x829D] = IFDRational(4, 1)
         sub[0x8827] = 200
+    if taken is not None:
+        sub = exif.get_ifd(0x8769)
+        whole, _, frac = taken.partition(".")
+        sub[0x9003] = whole
+        if frac:
+            sub[0x9291] = frac
     image.save(path, quality=quality, exif=exif.tobytes())
     return path
 

@@ -54,11 +54,41 @@ def test_fuse_writes_explanatory_maps(capsys, jpeg_bracket, tmp_path) -> None:  
     maps.mkdir()
     code, stdout, _ = run(capsys, "fuse", *jpeg_bracket, "-o", tmp_path / "f.jpg", "--maps", maps)
     assert code == 0
-    weights = sorted(p.name for p in maps.iterdir())
-    assert weights == ["f_weights_0.png", "f_weights_1.png", "f_weights_2.png"]
+    assert sorted(p.name for p in maps.iterdir()) == ["f_maps.jpg", "f_maps.txt", "f_weights_0.png",
+                                                      "f_weights_1.png", "f_weights_2.png"]
+    weights = sorted(p.name for p in maps.glob("*.png"))
     # the per-frame Mertens weights sum to one: the brightest pixel of each is scaled to white
     assert max(read_image(maps / w).pixels.max() for w in weights) == pytest.approx(1.0)
     assert run(capsys, "fuse", *jpeg_bracket, "-o", tmp_path / "g.jpg", "--maps", tmp_path / "none")[0] == 2
+
+
+@pytest.mark.parametrize("method", ["mertens", "debevec", "deghost", "twophase", "flexhdr", "ahdrnet"])
+def test_every_method_writes_maps_with_a_legend(capsys, jpeg_bracket, tmp_path, method) -> None:  # noqa: ANN001
+    from hdrfuse.maps import LEGENDS
+
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    assert run(capsys, "fuse", *jpeg_bracket, "-o", tmp_path / "f.png", "-m", method, "--maps", maps)[0] == 0
+    pngs = sorted(p.name for p in maps.glob("*.png"))
+    legend = (maps / "f_maps.txt").read_text()
+    assert pngs and (maps / "f_maps.jpg").stat().st_size > 0
+    for name in pngs:  # every map file is explained, with the legend text of its map
+        line = next(line for line in legend.splitlines() if line.startswith(name + ":"))
+        assert any(text in line for text in LEGENDS.values()), line
+
+
+def test_debevec_weight_map_is_each_frames_share(jpeg_bracket) -> None:  # noqa: ANN001
+    from hdrfuse.api import run_method
+    from hdrfuse.bracket import make_bracket
+    from hdrfuse.classical.debevec1997 import hat_weights
+
+    bracket = make_bracket(jpeg_bracket)
+    shares = run_method(bracket, "debevec").maps["weights"]
+    np.testing.assert_allclose(shares.sum(0), 1.0, atol=1e-5)
+    codes = bracket.uint8_frames()
+    hat = np.stack([hat_weights()[f].mean(-1) for f in codes])
+    ok = hat.sum(0) > 0
+    np.testing.assert_allclose(shares[:, ok], (hat / np.maximum(hat.sum(0), 1e-9))[:, ok], rtol=1e-5)
 
 
 def test_info_lists_exposures(capsys, jpeg_bracket) -> None:  # noqa: ANN001

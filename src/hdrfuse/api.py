@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from .align import align as align_bracket
-from .bracket import Bracket, make_bracket
+from .bracket import Bracket, expand_inputs, make_bracket
+from .errors import InputError
 from .methods import DEFAULT_METHOD, Result, check_options, get_method, resolve_device
 
 
@@ -67,3 +69,94 @@ def fuse(
     """
     bracket = make_bracket(frames_or_paths, exposure_times=exposure_times, reference=reference)
     return run_method(bracket, method, align, device, **options).image
+
+
+def preview_path(output: str | os.PathLike[str]) -> Path:
+    """Where the tonemapped preview of an HDR output goes: ``out.exr`` -> ``out.preview.jpg``."""
+    output = Path(output)
+    return output.with_name(output.stem + ".preview.jpg")
+
+
+def refuse_input_as_output(frames: Sequence[object], *outputs: Path) -> None:
+    """An output that is one of the frames (``frames``: the inputs expanded, as they will be read) is
+    refused, also with ``overwrite``: replacing an input loses the user's photograph."""
+    for out in outputs:
+        for frame in frames:
+            if isinstance(frame, np.ndarray):
+                continue
+            frame = Path(frame)  # type: ignore[arg-type]
+            try:
+                same = out.exists() and frame.exists() and os.path.samefile(out, frame)
+            except OSError:  # a link loop or the like: the reader names it later
+                same = False
+            if same or os.path.realpath(out) == os.path.realpath(frame):
+                raise InputError("the output would replace one of the input frames; choose another name", out)
+
+
+def planned_outputs(output: str | os.PathLike[str], kind: str) -> list[Path]:
+    """The files :func:`fuse_files` writes for a method of ``kind``: the output, and for an HDR method
+    written as ``.hdr``/``.exr`` its tonemapped ``*.preview.jpg``.
+
+    >>> [p.name for p in planned_outputs("scene.exr", "hdr")], [p.name for p in planned_outputs("a.jpg", "hdr")]
+    (['scene.exr', 'scene.preview.jpg'], ['a.jpg'])
+    """
+    from .io.write import is_hdr_path
+
+    output = Path(output)
+    return [output, preview_path(output)] if kind == "hdr" and is_hdr_path(output) else [output]
+
+
+def fuse_files(
+    inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str] | np.ndarray],
+    output: str | os.PathLike[str],
+    method: str = DEFAULT_METHOD,
+    align: str = "none",
+    device: str | torch.device = "auto",
+    *,
+    exposure_times: Sequence[float] | None = None,
+    reference: int | str | None = None,
+    max_pixels: int | None = None,
+    use_exif: bool = True,
+    tonemap: str = "reinhard",
+    maps: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    show_progress: bool = False,
+    on_read: Callable[[Bracket, torch.device], None] | None = None,
+    **options: object,
+) -> tuple[list[Path], Bracket]:
+    """Read a bracket, fuse it and write the result: what ``hdrfuse fuse`` and ``hdrfuse batch`` do.
+
+    Every output is checked before any work (format, folder, existing files, not one of the inputs)
+    and written atomically. An HDR method writing an 8-bit/16-bit file is tonemapped (``tonemap``);
+    writing ``.hdr``/``.exr`` adds a ``*.preview.jpg``. ``maps``: an existing folder for the method's
+    explanatory maps and their legend (:func:`hdrfuse.maps.write_maps`). ``on_read(bracket, device)``
+    is called once the bracket is read. Returns the files written and the bracket.
+    """
+    from .classical.tonemap import tonemap as apply_tonemap
+    from .io.write import check_output_path, is_hdr_path, write_image
+
+    engine = get_method(method)
+    dev = resolve_device(device)
+    outputs = planned_outputs(output, engine.kind)
+    for path in outputs:
+        check_output_path(path, overwrite)
+    if maps is not None and not Path(maps).is_dir():
+        raise InputError("--maps folder does not exist", maps)
+    frames = expand_inputs(inputs)  # once: the same list is checked and read
+    refuse_input_as_output(frames, *outputs)
+    bracket = make_bracket(frames, exposure_times=exposure_times, reference=reference, max_pixels=max_pixels,
+                           use_exif=use_exif, show_progress=show_progress)
+    if on_read is not None:
+        on_read(bracket, dev)
+    result = run_method(bracket, engine.name, align, dev, **options)
+    image = result.image
+    if result.kind == "hdr" and not is_hdr_path(outputs[0]):
+        image = apply_tonemap(image, tonemap)
+    written = [write_image(outputs[0], image, overwrite=overwrite)]
+    if len(outputs) > 1:
+        written.append(write_image(outputs[1], apply_tonemap(result.image, tonemap), overwrite=overwrite))
+    if maps is not None:
+        from .maps import write_maps
+
+        written += write_maps(result.maps, Path(maps), Path(output).stem, engine.name, overwrite)
+    return written, bracket

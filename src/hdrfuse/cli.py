@@ -129,85 +129,33 @@ def _load(args: argparse.Namespace, frames: list | None = None):  # noqa: ANN202
                         max_pixels=args.max_pixels, use_exif=not args.ignore_exif, show_progress=True)
 
 
-def _refuse_input_as_output(frames: list, *outputs: Path) -> None:
-    """An output that is one of the frames (``frames``: the inputs expanded, as they will be read) is
-    refused, also with ``--overwrite``: replacing an input loses the user's photograph."""
-    import os
-
-    for out in outputs:
-        for frame in map(Path, frames):
-            try:
-                same = out.exists() and frame.exists() and os.path.samefile(out, frame)
-            except OSError:  # a link loop or the like: the reader names it later
-                same = False
-            if same or os.path.realpath(out) == os.path.realpath(frame):
-                raise InputError("the output would replace one of the input frames; choose another name", out)
-
-
-def preview_path(output: Path) -> Path:
-    """Where the tonemapped preview of an HDR output goes: ``out.exr`` -> ``out.preview.jpg``."""
-    return output.with_name(output.stem + ".preview.jpg")
-
-
 def _cmd_fuse(args: argparse.Namespace) -> int:
-    from .api import run_method
-    from .bracket import expand_inputs
-    from .classical.tonemap import tonemap
-    from .io.write import check_output_path, is_hdr_path, write_image
-    from .methods import check_options, get_method, resolve_device
+    from .api import fuse_files
+    from .io.read import parse_exposure_times
+    from .methods import check_options, get_method
+    from .progress import progress_enabled
 
     method = get_method(args.method)
     bf16 = None if args.precision is None else args.precision == "bf16"
     options = check_options(method, {"tile": args.tile, "bf16": bf16}, cli=True)
-    device = resolve_device(args.device)
-    output = check_output_path(args.output, args.overwrite)
-    hdr_out = is_hdr_path(output)
-    if method.kind == "hdr" and hdr_out:
-        check_output_path(preview_path(output), args.overwrite)
-    if args.maps and not Path(args.maps).is_dir():
-        raise InputError("--maps folder does not exist", args.maps)
+    times = parse_exposure_times(args.exposure_times) if args.exposure_times else None
     start = time.perf_counter()
-    frames = expand_inputs(args.inputs)  # once: the same list is checked and read
-    _refuse_input_as_output(frames, output, *([preview_path(output)] if method.kind == "hdr" and hdr_out else []))
-    bracket = _load(args, frames)
-    from .progress import progress_enabled
 
-    if progress_enabled(not args.quiet):
-        print(f"fusing {bracket.n} frames with {method.name} on {device} ...", file=sys.stderr)
-    result = run_method(bracket, method.name, args.align, device, **options)
-    image = result.image
-    if result.kind == "hdr" and not hdr_out:
-        image = tonemap(image, args.tonemap)
-    write_image(output, image, overwrite=args.overwrite)
-    written = [output]
-    if result.kind == "hdr" and hdr_out:
-        written.append(write_image(preview_path(output), tonemap(result.image, args.tonemap),
-                                   overwrite=args.overwrite))
-    if args.maps:
-        written += write_maps(result.maps, Path(args.maps), output.stem, args.overwrite)
+    def announce(bracket, device) -> None:  # noqa: ANN001
+        if progress_enabled(not args.quiet):
+            print(f"fusing {bracket.n} frames with {method.name} on {device} ...", file=sys.stderr)
+
+    written, bracket = fuse_files(
+        args.inputs, args.output, method.name, args.align, args.device, exposure_times=times,
+        reference=args.reference, max_pixels=args.max_pixels, use_exif=not args.ignore_exif,
+        tonemap=args.tonemap, maps=args.maps, overwrite=args.overwrite, show_progress=True,
+        on_read=announce, **options)
     if not args.quiet:
         h, w = bracket.size
         seconds = time.perf_counter() - start
         print(f"wrote {', '.join(map(str, written))} ({method.name}, {bracket.n} frames {w}x{h}, "
               f"align {args.align}, {seconds:.1f} s)")
     return 0
-
-
-def write_maps(maps: dict[str, np.ndarray], folder: Path, stem: str, overwrite: bool) -> list[Path]:
-    """Each map as a PNG: HxWx3 as an image, HxW and NxHxW (one file per frame) scaled to [0, 1]."""
-    from .io.write import write_image
-
-    written = []
-    for name, arr in maps.items():
-        arr = np.asarray(arr, dtype=np.float32)
-        planes = [arr] if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 3) else list(arr)
-        for i, plane in enumerate(planes):
-            if plane.ndim == 2:
-                top = float(plane.max())
-                plane = plane / top if top > 0 else plane
-            suffix = f"_{i}" if len(planes) > 1 else ""
-            written.append(write_image(folder / f"{stem}_{name}{suffix}.png", plane, overwrite=overwrite))
-    return written
 
 
 def _fmt_time(t: float | None) -> str:

@@ -150,14 +150,18 @@ def _mertens(bracket: Bracket, device: torch.device) -> Result:
 @register("debevec", kind="hdr", description="HDR radiance merge with CRF calibration, Debevec & Malik 1997",
           raw_encoding="linear")
 def _debevec(bracket: Bracket, device: torch.device) -> Result:
-    from .classical.debevec1997 import debevec1997, merge_linear
+    from .classical.debevec1997 import debevec1997, merge_linear, weight_shares
 
     times = require_distinct_exposures(bracket, "debevec")
     if bracket.linear:  # camera RAW: the response is the identity, nothing to calibrate
-        hdr = merge_linear(bracket.numpy_frames(), times)
-        return Result(image=hdr, kind="hdr", info={"response": "linear (RAW)", "exposure_times": times})
-    hdr, response = debevec1997(bracket.uint8_frames(), times)
-    return Result(image=hdr, kind="hdr", info={"response": response, "exposure_times": times})
+        frames = bracket.numpy_frames()
+        hdr = merge_linear(frames, times)
+        return Result(image=hdr, kind="hdr", maps={"weights": weight_shares(frames, linear=True)},
+                      info={"response": "linear (RAW)", "exposure_times": times})
+    frames_u8 = bracket.uint8_frames()
+    hdr, response = debevec1997(frames_u8, times)
+    return Result(image=hdr, kind="hdr", maps={"weights": weight_shares(frames_u8)},
+                  info={"response": response, "exposure_times": times})
 
 
 @register("deghost", kind="hdr", description="Ghost-free HDR merge: Debevec with reference-guided ghost masks",

@@ -140,6 +140,24 @@ def merge_linear(frames: list[np.ndarray], times: np.ndarray) -> np.ndarray:
     return np.exp(log_e).astype(np.float32)
 
 
+def weight_shares(frames: list[np.ndarray], linear: bool = False) -> np.ndarray:
+    """Each frame's share of the merge per pixel, ``[N, H, W]`` float32 summing to 1 over frames (the hat
+    weights averaged over channels; pixels no frame weighs are split evenly): the ``weights`` map.
+
+    ``frames``: uint8 codes, or linear floats with ``linear`` (the hat of :func:`merge_linear`).
+    """
+    if linear:
+        hats = []
+        for z in frames:
+            v = np.power(np.clip(z, 0.0, 1.0), 1 / 2.2)
+            hats.append(np.where((z > 0) & (z < CLIP_LINEAR), np.minimum(v, 1.0 - v), 0.0).mean(-1))
+        w = np.stack(hats).astype(np.float32)
+    else:
+        w = np.stack([hat_weights()[f].mean(-1) for f in frames])
+    total = w.sum(0, keepdims=True)
+    return np.where(total > 0, w / np.maximum(total, 1e-12), 1.0 / len(frames)).astype(np.float32)
+
+
 def debevec1997(
     frames_u8: list[np.ndarray], times: np.ndarray, response: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:

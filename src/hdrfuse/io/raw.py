@@ -81,7 +81,7 @@ def read_raw_exif(path: str):  # noqa: ANN201 - ExifInfo
 
     import exifread
 
-    from .read import ExifInfo, _ratio
+    from .read import ExifInfo, _ratio, capture_time
 
     logging.getLogger("exifread").setLevel(logging.CRITICAL)
     try:
@@ -95,4 +95,5 @@ def read_raw_exif(path: str):  # noqa: ANN201 - ExifInfo
         return value if value is not None and value > 0 and np.isfinite(value) else None
 
     return ExifInfo(exposure_time=tag("ExposureTime"), f_number=tag("FNumber"),
-                    iso=tag("ISOSpeedRatings") or tag("PhotographicSensitivity"), orientation=1)
+                    iso=tag("ISOSpeedRatings") or tag("PhotographicSensitivity"), orientation=1,
+                    capture_time=capture_time(tags))

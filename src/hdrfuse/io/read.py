@@ -57,6 +57,28 @@ class ExifInfo:
     f_number: float | None = None
     iso: float | None = None
     orientation: int = 1
+    capture_time: float | None = None
+    """When the shot was taken (DateTimeOriginal + SubSecTimeOriginal) in seconds since 1970, local time."""
+
+
+def capture_time(tags: dict) -> float | None:
+    """Seconds since 1970 of an exifread tag dict's ``DateTimeOriginal`` (with its sub-seconds), else None.
+
+    >>> capture_time({"EXIF DateTimeOriginal": "2026:11:24 10:00:01", "EXIF SubSecTimeOriginal": "25"})
+    1795514401.25
+    """
+    from datetime import datetime, timezone
+
+    text = str(tags.get("EXIF DateTimeOriginal") or tags.get("Image DateTimeOriginal")
+               or tags.get("Image DateTime") or "").strip()
+    try:
+        stamp = datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return None
+    sub = str(tags.get("EXIF SubSecTimeOriginal") or "").strip()
+    if sub.isdigit():
+        stamp += float("0." + sub)
+    return stamp
 
 
 @dataclass
@@ -139,6 +161,7 @@ def read_exif(path: str | os.PathLike[str], raw_exif: bytes | None = None) -> Ex
         f_number=_ratio(tags.get("EXIF FNumber")),
         iso=_ratio(tags.get("EXIF ISOSpeedRatings") or tags.get("EXIF PhotographicSensitivity")),
         orientation=orientation,
+        capture_time=capture_time(tags),
     )
 
 
