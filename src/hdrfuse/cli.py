@@ -75,6 +75,25 @@ def _parser() -> argparse.ArgumentParser:
     fuse.add_argument("-q", "--quiet", action="store_true", help="print nothing on success (no progress bars)")
     fuse.add_argument("--progress", action="store_true", help="show progress bars also when output is piped")
 
+    batch = sub.add_parser("batch", help="fuse every bracket under a folder (parallel, resumable, summary CSV)")
+    batch.add_argument("root", help="folder to search: a sub-folder per bracket, or flat folders of shots "
+                       "(split by EXIF capture time and exposure sequence)")
+    batch.add_argument("out", help="existing folder for the outputs (the folder tree of ROOT is kept)")
+    batch.add_argument("-m", "--method", default=DEFAULT_METHOD, help=f"method (default {DEFAULT_METHOD})")
+    batch.add_argument("--align", default="none", choices=ALIGN_METHODS)
+    batch.add_argument("--format", default=None, choices=["jpg", "png", "tif", "exr", "hdr"],
+                       help="output format (default jpg for fusion, exr + preview for HDR methods)")
+    batch.add_argument("--jobs", type=_positive_int, default=None,
+                       help="parallel worker processes (default: one per core)")
+    batch.add_argument("--gap", type=float, default=2.0,
+                       help="seconds between shots that start a new bracket in a flat folder (default 2)")
+    batch.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    batch.add_argument("--tile", type=int, default=None, metavar="PX", help="learned methods: tile side")
+    batch.add_argument("--overwrite", action="store_true",
+                       help="fuse again and replace outputs that exist (default: skip them, so a run resumes)")
+    batch.add_argument("-q", "--quiet", action="store_true", help="print only failures")
+    batch.add_argument("--progress", action="store_true", help="show the progress bar also when piped")
+
     info = sub.add_parser("info", help="frames, sizes, bit depth and exposures of a bracket")
     _add_bracket_options(info)
 
@@ -156,6 +175,25 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
         print(f"wrote {', '.join(map(str, written))} ({method.name}, {bracket.n} frames {w}x{h}, "
               f"align {args.align}, {seconds:.1f} s)")
     return 0
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import SUMMARY_NAME, run_batch
+    from .methods import check_options, get_method
+    from .progress import progress_enabled
+
+    method = get_method(args.method)
+    options = check_options(method, {"tile": args.tile}, cli=True)
+    jobs = run_batch(args.root, args.out, method.name, args.align, args.device, args.jobs, args.format,
+                     args.gap, args.overwrite, progress_enabled(not args.quiet), options)
+    count = {s: sum(j.status == s for j in jobs) for s in ("ok", "done earlier", "failed", "not a bracket")}
+    for job in jobs:
+        if job.status == "failed":
+            print(f"hdrfuse: failed: {job.name}: {job.error}", file=sys.stderr)
+    if not args.quiet:
+        print(f"{count['ok']} fused, {count['done earlier']} done earlier, {count['failed']} failed, "
+              f"{count['not a bracket']} not brackets (single images); summary: {Path(args.out) / SUMMARY_NAME}")
+    return 1 if count["failed"] else 0
 
 
 def _fmt_time(t: float | None) -> str:
@@ -268,7 +306,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": _cmd_train, "fuse": _cmd_fuse, "info": _cmd_info, "methods": _cmd_methods, "example": _cmd_example,
+COMMANDS = {"train": _cmd_train, "fuse": _cmd_fuse, "batch": _cmd_batch, "info": _cmd_info, "methods": _cmd_methods, "example": _cmd_example,
             "eval": _cmd_eval, "synth": _cmd_synth}
 
 
