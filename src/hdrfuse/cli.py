@@ -94,6 +94,17 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("-q", "--quiet", action="store_true", help="print only failures")
     batch.add_argument("--progress", action="store_true", help="show the progress bar also when piped")
 
+    serve = sub.add_parser("serve", help="a local web page: drop a bracket, compare methods, download results")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this computer only; 0.0.0.0 = everyone)")
+    serve.add_argument("--port", type=_positive_int, default=8000)
+    serve.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    serve.add_argument("--max-files", type=_positive_int, default=16, help="frames per upload (default 16)")
+    serve.add_argument("--max-mb", type=_positive_int, default=400, help="megabytes per upload (default 400)")
+    serve.add_argument("--max-file-mb", type=_positive_int, default=100, help="megabytes per file (default 100)")
+    serve.add_argument("--max-pixels", type=_positive_int, default=50_000_000,
+                       help="pixels per frame (default 50000000)")
+
     info = sub.add_parser("info", help="frames, sizes, bit depth and exposures of a bracket")
     _add_bracket_options(info)
 
@@ -194,6 +205,25 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         print(f"{count['ok']} fused, {count['done earlier']} done earlier, {count['failed']} failed, "
               f"{count['not a bracket']} not brackets (single images); summary: {Path(args.out) / SUMMARY_NAME}")
     return 1 if count["failed"] else 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from .web import Limits, create_app
+    except ImportError as err:
+        raise InputError(f"hdrfuse serve needs the web extra: pip install 'hdrfuse[web]' ({err.name} is missing)") \
+            from err
+    from .methods import resolve_device
+
+    device = str(resolve_device(args.device))
+    limits = Limits(max_files=args.max_files, max_file_bytes=args.max_file_mb * 2**20,
+                    max_total_bytes=args.max_mb * 2**20, max_pixels=args.max_pixels)
+    print(f"hdrfuse serve: open http://{args.host}:{args.port}/ (Ctrl-C stops; uploads are deleted then)",
+          file=sys.stderr)
+    uvicorn.run(create_app(limits, device), host=args.host, port=args.port, log_level="warning")
+    return 0
 
 
 def _fmt_time(t: float | None) -> str:
@@ -306,7 +336,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": _cmd_train, "fuse": _cmd_fuse, "batch": _cmd_batch, "info": _cmd_info, "methods": _cmd_methods, "example": _cmd_example,
+COMMANDS = {"train": _cmd_train, "fuse": _cmd_fuse, "batch": _cmd_batch, "serve": _cmd_serve, "info": _cmd_info, "methods": _cmd_methods, "example": _cmd_example,
             "eval": _cmd_eval, "synth": _cmd_synth}
 
 
