@@ -190,3 +190,23 @@ def test_shipped_weights_load_offline_and_track_radiance(name: str, monkeypatch)
     (p_ship, rho_ship), (p_base, _) = score(shipped.image), score(baseline.image)
     assert rho_ship > 0.8, rho_ship  # Spearman rank correlation with the true radiance
     assert p_ship > p_base + 4.0, (p_ship, p_base)
+
+
+@pytest.mark.parametrize("name", ["flexhdr", "ahdrnet"])
+def test_maps_come_back_also_when_tiled(name: str) -> None:
+    """Attention (and for flexhdr uncertainty, confidence) per frame at full size, also over several tiles,
+    and close to the one-pass maps (the tiles blend them like the image)."""
+    from hdrfuse.api import run_method
+    from hdrfuse.bracket import make_bracket
+
+    scene = textured_scene(144, 200, seed=5)
+    times = [0.25, 1.0, 4.0]
+    frames = [np.clip(scene * t, 0, 1) ** (1 / 2.2) for t in times]
+    bracket = make_bracket([f.astype(np.float32) for f in frames], exposure_times=times)
+    whole = run_method(bracket, name, tile=0).maps
+    tiled = run_method(bracket, name, tile=128).maps
+    keys = {"flexhdr": {"attention", "uncertainty", "confidence"}, "ahdrnet": {"attention"}}[name]
+    assert set(tiled) == set(whole) == keys
+    for key in keys:
+        assert tiled[key].shape == whole[key].shape and tiled[key].shape[1:] == (144, 200)
+        assert np.abs(tiled[key] - whole[key]).mean() < 0.1 * (np.abs(whole[key]).mean() + 1e-6)

@@ -41,7 +41,7 @@ def run_tiled(
     tile: int = 512,
     overlap: int = 64,
     device: torch.device | str = "cpu",
-    out_channels: int = 3,
+    out_channels: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     desc: str = "tiles",
 ) -> torch.Tensor:
@@ -50,7 +50,8 @@ def run_tiled(
     ``progress(done, total)`` is called after each tile; by default a ``desc`` bar on a terminal
     (:mod:`hdrfuse.progress`).
 
-    Returns ``[1, out_channels, H, W]`` float32 on the CPU. With ``tile >= max(H, W)`` this is one
+    Returns ``[1, C, H, W]`` float32 on the CPU, ``C`` the channels ``fn`` returns (``out_channels``
+    when given, checked). With ``tile >= max(H, W)`` this is one
     call of ``fn`` on the whole image.
 
     Example:
@@ -61,7 +62,7 @@ def run_tiled(
     """
     h, w = inputs[0].shape[-2:]
     device = torch.device(device)
-    acc = torch.zeros(1, out_channels, h, w)
+    acc: torch.Tensor | None = None
     norm = torch.zeros(1, 1, h, w)
     ys, xs = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
     total, done = len(ys) * len(xs), 0
@@ -77,10 +78,15 @@ def run_tiled(
             wx = _ramp(tw, x, w, overlap, torch.device("cpu"))
             patch = [t[..., y : y + th, x : x + tw].to(device) for t in inputs]
             out = fn(*patch).float().cpu()
+            if acc is None:
+                if out_channels is not None and out.shape[1] != out_channels:
+                    raise ValueError(f"fn returned {out.shape[1]} channels, expected {out_channels}")
+                acc = torch.zeros(1, out.shape[1], h, w)
             weight = (wy[:, None] * wx[None, :])[None, None]
             acc[..., y : y + th, x : x + tw] += out * weight
             norm[..., y : y + th, x : x + tw] += weight
             done += 1
             if progress:
                 progress(done, total)
+    assert acc is not None  # at least one tile ran
     return acc / norm.clamp_min(1e-8)

@@ -11,6 +11,10 @@ from ...methods import Result, register
 from ..shipped import load_model
 
 
+MAP_KEYS = ("attention", "uncertainty", "confidence")
+"""The networks' maps returned beside the HDR (per frame; ahdrnet: attention of the non-reference frames)."""
+
+
 def _build(name: str):  # noqa: ANN202
     from ...train.tasks import get_task
 
@@ -42,18 +46,31 @@ def fuse_hdr_net(
         from ...errors import InputError
 
         raise InputError("the ahdrnet baseline takes exactly 3 frames with the middle one as reference")
-    maps: dict[str, np.ndarray] = {}
+    layout: dict[str, int] = {}  # map name -> channels, in the order they follow the 3 HDR channels
 
     def run(flat: torch.Tensor) -> torch.Tensor:
+        """One tile: the HDR and, behind it, the maps of the same pass (so tiling blends them alike)."""
+        h, w = flat.shape[-2:]
         with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            return model(flat.view(1, n, 3, *flat.shape[-2:]), ev, ref).float()
+            out = model(flat.view(1, n, 3, h, w), ev, ref).float()
+        extra = []
+        for key in MAP_KEYS:
+            value = getattr(model, "last", {}).get(key)
+            if value is None:
+                continue
+            value = value.float().flatten(1, -3)[..., :h, :w]  # [1, N(,1), H', W'] -> [1, C, H, W]
+            if value.shape[-2:] != (h, w):
+                value = torch.nn.functional.interpolate(value, size=(h, w), mode="bilinear", align_corners=False)
+            layout[key] = value.shape[1]
+            extra.append(value)
+        return torch.cat([out, *extra], dim=1)
 
     flat = frames.reshape(1, n * 3, *frames.shape[-2:])
-    hdr = run_tiled(run, [flat], tile, overlap, device)[0]
-    if max(bracket.size) <= tile:  # one tile: the maps of that pass describe the whole image
-        for key in ("uncertainty", "attention", "confidence"):
-            if key in getattr(model, "last", {}):
-                maps[key] = model.last[key][0].squeeze(1).float().cpu().numpy()
+    stacked = run_tiled(run, [flat], tile, overlap, device)[0]
+    hdr, maps, at = stacked[:3], {}, 3
+    for key, channels in layout.items():
+        maps[key] = stacked[at : at + channels].cpu().numpy().astype(np.float32)
+        at += channels
     image = (hdr.clamp_min(0) / float(times[ref])).permute(1, 2, 0).numpy()
     return Result(image=image.astype(np.float32), kind="hdr", maps=maps, info={"exposure_times": times})
 
