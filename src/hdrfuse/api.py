@@ -6,20 +6,24 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
-import torch
 
 from .align import align as align_bracket
 from .bracket import Bracket, expand_inputs, make_bracket
 from .errors import InputError
 from .methods import DEFAULT_METHOD, Result, check_options, get_method, resolve_device
 
+if TYPE_CHECKING:
+    import torch
+
 
 def run_method(
     bracket: Bracket,
     method: str = DEFAULT_METHOD,
     align: str = "none",
-    device: str | torch.device = "auto",
+    device: str | torch.device | Any = "auto",
     **options: object,
 ) -> Result:
     """Align (optionally) and run a registered method on a validated bracket.
@@ -28,8 +32,11 @@ def run_method(
     """
     engine = get_method(method)
     given = check_options(engine, options)
-    dev = resolve_device(device)
-    aligned, info = align_bracket(bracket.for_method(engine.raw_encoding), align)
+    dev = resolve_device(device, engine)
+    bracket = bracket.for_method(engine.raw_encoding)
+    if engine.tensors or dev.type != "cpu":
+        bracket = bracket.tensor()
+    aligned, info = align_bracket(bracket, align)
     result = engine.run(aligned, dev, **given)
     result.info.setdefault("homographies", info["homographies"])
     return result
@@ -41,7 +48,7 @@ def fuse(
     exposure_times: Sequence[float] | None = None,
     reference: int | str | None = None,
     align: str = "none",
-    device: str | torch.device = "auto",
+    device: str | torch.device | Any = "auto",
     **options: object,
 ) -> np.ndarray:
     """Fuse a bracket into one image.
@@ -67,7 +74,7 @@ def fuse(
         >>> out.shape, out.dtype, bool(0.0 <= out.min() and out.max() <= 1.0)
         ((32, 48, 3), dtype('float32'), True)
     """
-    bracket = make_bracket(frames_or_paths, exposure_times=exposure_times, reference=reference)
+    bracket = make_bracket(frames_or_paths, exposure_times=exposure_times, reference=reference, tensor=False)
     return run_method(bracket, method, align, device, **options).image
 
 
@@ -111,7 +118,7 @@ def fuse_files(
     output: str | os.PathLike[str],
     method: str = DEFAULT_METHOD,
     align: str = "none",
-    device: str | torch.device = "auto",
+    device: str | torch.device | Any = "auto",
     *,
     exposure_times: Sequence[float] | None = None,
     reference: int | str | None = None,
@@ -136,7 +143,7 @@ def fuse_files(
     from .io.write import check_output_path, is_hdr_path, write_image
 
     engine = get_method(method)
-    dev = resolve_device(device)
+    dev = resolve_device(device, engine)
     outputs = planned_outputs(output, engine.kind)
     for path in outputs:
         check_output_path(path, overwrite)
@@ -145,7 +152,7 @@ def fuse_files(
     frames = expand_inputs(inputs)  # once: the same list is checked and read
     refuse_input_as_output(frames, *outputs)
     bracket = make_bracket(frames, exposure_times=exposure_times, reference=reference, max_pixels=max_pixels,
-                           use_exif=use_exif, show_progress=show_progress)
+                           use_exif=use_exif, show_progress=show_progress, tensor=False)
     if on_read is not None:
         on_read(bracket, dev)
     result = run_method(bracket, engine.name, align, dev, **options)

@@ -1,7 +1,11 @@
 """The :class:`Bracket`: the one validated object every method receives.
 
 Frames are sorted darkest first (by exposure time when known, else by mean brightness) and held as
-a float32 tensor ``[N, 3, H, W]`` in [0, 1]. Exposure times come from the user, EXIF, an HDRShop
+float32 ``[N, 3, H, W]`` in [0, 1]: a torch tensor (the default of :func:`make_bracket`, what the learned
+engines take) or a numpy array (``make_bracket(..., tensor=False)``: reading and the classical methods on
+a CPU never import torch; :meth:`Bracket.tensor` converts without a copy).
+
+Exposure times come from the user, EXIF, an HDRShop
 ``*.hdr_image_list.txt`` beside the files, or, when nothing says them, are estimated from pixel
 ratios (``exposure_source`` tells which).
 """
@@ -12,15 +16,30 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from .errors import InputError
 from .io.read import ExifInfo, Frame, list_image_files, read_exposure_list, read_image
 from .progress import progress
 
+if TYPE_CHECKING:
+    import torch
+
 PathLike = str | os.PathLike[str]
+
+
+def as_numpy(frames: Any) -> np.ndarray:
+    """``[N, 3, H, W]`` frames as a numpy array (a CPU tensor without a copy)."""
+    if isinstance(frames, np.ndarray):
+        return frames
+    return frames.detach().cpu().numpy()
+
+
+def _lower_median(values: np.ndarray) -> float:
+    """The lower middle value (what ``torch.median`` returns for an even count)."""
+    return float(np.partition(values, (values.size - 1) // 2)[(values.size - 1) // 2])
 
 
 @dataclass
@@ -28,7 +47,7 @@ class Bracket:
     """Exposures of one scene.
 
     Attributes:
-        frames: ``[N, 3, H, W]`` float32 in [0, 1], RGB, darkest first.
+        frames: ``[N, 3, H, W]`` float32 in [0, 1], RGB, darkest first: a torch tensor or a numpy array.
         exposure_times: seconds per frame (same order), or ``None`` when unknown.
         reference: index of the reference frame (alignment target, HDR viewpoint).
         paths: source file per frame (``None`` for arrays).
@@ -38,7 +57,7 @@ class Bracket:
         linear: frames are linear light (camera RAW), not display-encoded; see :meth:`for_method`.
     """
 
-    frames: torch.Tensor
+    frames: Any
     exposure_times: np.ndarray | None
     reference: int
     paths: list[str | None] = field(default_factory=list)
@@ -49,8 +68,8 @@ class Bracket:
 
     def __post_init__(self) -> None:
         frames = self.frames
-        if not isinstance(frames, torch.Tensor) or frames.ndim != 4 or frames.shape[1] != 3:
-            raise InputError(f"a bracket needs frames of shape [N, 3, H, W], got {tuple(frames.shape)}")
+        if not hasattr(frames, "shape") or frames.ndim != 4 or frames.shape[1] != 3:
+            raise InputError(f"a bracket needs frames of shape [N, 3, H, W], got {tuple(getattr(frames, 'shape', ()))}")
         n = frames.shape[0]
         if n < 2:
             name = self.paths[0] if self.paths else None
@@ -109,22 +128,40 @@ class Bracket:
         """
         if not self.linear or encoding == "linear":
             return self
-        x = self.frames.clamp(0.0, 1.0)
+        x = np.clip(as_numpy(self.frames), 0.0, 1.0)
         if encoding == "srgb":
-            encoded = torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(0.0031308).pow(1 / 2.4) - 0.055)
+            encoded = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(np.maximum(x, 0.0031308), 1 / 2.4) - 0.055)
         elif encoding == "gamma":
-            encoded = x.pow(1 / 2.2)
+            encoded = np.power(x, 1 / 2.2)
         else:
             raise ValueError(f"unknown encoding {encoding!r} (linear, srgb, gamma)")
-        return replace(self, frames=encoded.contiguous(), linear=False)
+        encoded = np.ascontiguousarray(encoded, dtype=np.float32)
+        bracket = replace(self, frames=encoded, linear=False, bit_depth=32)  # computed values, not codes
+        return bracket if isinstance(self.frames, np.ndarray) else bracket.tensor()
+
+    def tensor(self) -> Bracket:
+        """The bracket with its frames as a torch tensor (numpy frames are shared, not copied)."""
+        if not isinstance(self.frames, np.ndarray):
+            return self
+        import torch
+
+        return self.with_frames(torch.from_numpy(self.frames))
 
     def to(self, device: torch.device | str) -> Bracket:
-        """The bracket with its frames on ``device``."""
-        return self.with_frames(self.frames.to(device))
+        """The bracket with its frames as a torch tensor on ``device``."""
+        return self.with_frames(self.tensor().frames.to(device))
 
     def numpy_frames(self) -> list[np.ndarray]:
         """Frames as HxWx3 float32 numpy arrays."""
-        return [f.permute(1, 2, 0).cpu().numpy() for f in self.frames]
+        return [np.ascontiguousarray(f.transpose(1, 2, 0)) for f in as_numpy(self.frames)]
+
+    def integer_frames(self) -> list[np.ndarray]:
+        """Frames as the codes they were read from: HxWx3 uint8 (8-bit), uint16 (16-bit), else float32."""
+        if self.bit_depth == 8:
+            return self.uint8_frames()
+        if self.bit_depth == 16:
+            return [np.clip(f * 65535.0 + 0.5, 0, 65535).astype(np.uint16) for f in self.numpy_frames()]
+        return [np.ascontiguousarray(f, dtype=np.float32) for f in self.numpy_frames()]
 
     def uint8_frames(self) -> list[np.ndarray]:
         """Frames as HxWx3 uint8 RGB (for OpenCV's 8-bit algorithms)."""
@@ -137,21 +174,22 @@ class Bracket:
         return np.log2(self.exposure_times / self.exposure_times[self.reference])
 
 
-def estimate_exposure_times(frames: torch.Tensor, gamma: float = 2.2) -> np.ndarray:
+def estimate_exposure_times(frames: Any, gamma: float = 2.2) -> np.ndarray:
     """Relative exposure times of frames sorted darkest first, from pixel ratios.
 
     Between neighbours, the median ratio of linearised luminance over pixels well exposed in both
     (0.05 .. 0.95) is the exposure ratio; the darkest frame gets 1. Assumes a display gamma camera
     response, so the result is an estimate (good to a fraction of a stop on typical JPEGs).
+    ``frames``: ``[N, 3, H, W]`` numpy array or tensor.
     """
-    lum = frames.mean(dim=1).clamp(0, 1)
-    lin = lum.pow(gamma)
+    lum = np.clip(as_numpy(frames).mean(axis=1), 0, 1)
+    lin = np.power(lum, np.float32(gamma))
     times = [1.0]
-    for i in range(frames.shape[0] - 1):
+    for i in range(lum.shape[0] - 1):
         a, b = lum[i], lum[i + 1]
         ok = (a > 0.05) & (a < 0.95) & (b > 0.05) & (b < 0.95)
         if int(ok.sum()) >= 16:
-            ratio = float(torch.median(lin[i + 1][ok] / lin[i][ok].clamp_min(1e-6)))
+            ratio = _lower_median(lin[i + 1][ok] / np.maximum(lin[i][ok], 1e-6))
         else:
             ratio = 4.0
         times.append(times[-1] * max(ratio, 1.0 + 1e-3))
@@ -171,9 +209,9 @@ def _as_frame(item: PathLike | np.ndarray | Frame, max_pixels: int | None, use_e
             raise InputError(f"frames must be HxWx3 arrays, got shape {item.shape}")
         array = array[:, :, :3]
         if array.dtype == np.uint8:
-            return Frame(array.astype(np.float32) / 255.0, 8)
+            return Frame(array.astype(np.float32) * np.float32(1 / 255), 8)
         if array.dtype == np.uint16:
-            return Frame(array.astype(np.float32) / 65535.0, 16)
+            return Frame(array.astype(np.float32) * np.float32(1 / 65535), 16)
         if array.dtype.kind == "f":
             if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
                 raise InputError("float frames must be finite and in [0, 1]")
@@ -256,22 +294,22 @@ def _check_times(times: object, n: int) -> list[float] | None:
     return values
 
 
-def check_times_match_pixels(frames: torch.Tensor, times: np.ndarray, paths: list[str | None]) -> None:
+def check_times_match_pixels(frames: Any, times: np.ndarray, paths: list[str | None]) -> None:
     """Frames sorted by exposure time must not get darker: times that contradict the pixels (swapped or
     reversed) are an :class:`InputError` naming both frames.
 
     Compared on pixels that are neither black nor clipped in both frames (a frame that is longer
     but darker there by more than 2 % of the range is a contradiction).
     """
-    grey = frames.mean(dim=1)
-    for i in range(frames.shape[0] - 1):
+    grey = as_numpy(frames).mean(axis=1)
+    for i in range(grey.shape[0] - 1):
         if times[i + 1] <= times[i]:
             continue  # equal times: nothing to contradict (an HDR merge refuses them itself)
         a, b = grey[i], grey[i + 1]
         ok = (a > 0.02) & (a < 0.98) & (b > 0.02) & (b < 0.98)
         if int(ok.sum()) < 64:
             continue
-        if float(b[ok].median()) < float(a[ok].median()) - 0.02:
+        if _lower_median(b[ok]) < _lower_median(a[ok]) - 0.02:
             name = lambda k: paths[k] or f"frame {k}"  # noqa: E731
             raise InputError(f"exposure times contradict the pixels: {name(i + 1)} ({times[i + 1]:.6g} s) is "
                              f"darker than {name(i)} ({times[i]:.6g} s); check the exposure times given "
@@ -301,6 +339,7 @@ def make_bracket(
     max_pixels: int | None = None,
     use_exif: bool = True,
     show_progress: bool = False,
+    tensor: bool = True,
 ) -> Bracket:
     """Read and validate a bracket from files, a folder, or numpy arrays.
 
@@ -312,6 +351,7 @@ def make_bracket(
         max_pixels: decompression-bomb cap per frame.
         use_exif: ``False`` ignores EXIF (orientation and exposure).
         show_progress: a progress bar while reading (only on a terminal).
+        tensor: frames as a torch tensor (default); ``False`` keeps numpy (torch is not imported).
 
     Example:
         >>> import numpy as np
@@ -372,12 +412,11 @@ def make_bracket(
             listed = read_exposure_list(folders.pop())
             if all(Path(p).stem in listed for p in paths if p):
                 times, source = np.asarray([listed[Path(p).stem] for p in paths if p]), "list"
-    stack = torch.from_numpy(np.stack([fr.pixels for fr in frames])).permute(0, 3, 1, 2).contiguous()
     if times is not None:
         order = np.argsort(times, kind="stable")
     else:
-        order = np.argsort(stack.mean(dim=(1, 2, 3)).numpy(), kind="stable")
-    stack = stack[torch.from_numpy(order)]
+        order = np.argsort([float(fr.pixels.mean(dtype=np.float64)) for fr in frames], kind="stable")
+    stack = np.ascontiguousarray(np.stack([frames[i].pixels for i in order]).transpose(0, 3, 1, 2))
     paths = [paths[i] for i in order]
     exif = [frames[i].exif for i in order]
     if times is not None:
@@ -386,7 +425,8 @@ def make_bracket(
     else:
         times, source = estimate_exposure_times(stack, gamma=1.0 if first.linear else 2.2), "estimated"
     ref = _resolve_reference(reference, paths, len(frames))
-    return Bracket(stack, times, ref, paths, first.bit_depth, source, exif, linear=first.linear)
+    bracket = Bracket(stack, times, ref, paths, first.bit_depth, source, exif, linear=first.linear)
+    return bracket.tensor() if tensor else bracket
 
 
 def require_distinct_exposures(bracket: Bracket, method: str) -> np.ndarray:

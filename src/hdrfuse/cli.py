@@ -156,7 +156,8 @@ def _load(args: argparse.Namespace, frames: list | None = None):  # noqa: ANN202
 
     times = parse_exposure_times(args.exposure_times) if args.exposure_times else None
     return make_bracket(args.inputs if frames is None else frames, exposure_times=times, reference=args.reference,
-                        max_pixels=args.max_pixels, use_exif=not args.ignore_exif, show_progress=True)
+                        max_pixels=args.max_pixels, use_exif=not args.ignore_exif, show_progress=True,
+                        tensor=False)
 
 
 def _cmd_fuse(args: argparse.Namespace) -> int:

@@ -1,8 +1,10 @@
 """The method registry: a name -> a callable that turns a :class:`Bracket` into a :class:`Result`.
 
-Built in: ``mertens`` (exposure fusion, the default) and ``debevec`` (HDR radiance merge). Learned
-engines register themselves the same way, naming the keyword options they take (``tile``,
-``bf16``: see :data:`OPTIONS`)::
+Built in: ``mertens`` (exposure fusion, the default), ``debevec`` and ``deghost`` (HDR merges), and the
+learned engines ``twophase``, ``flexhdr``, ``ahdrnet``, registered by name and imported on first use
+(:func:`register_lazy`), so listing methods, ``--help`` and the classical methods on a CPU never import
+torch. A plug-in registers itself, naming the keyword options it takes (``tile``, ``bf16``: see
+:data:`OPTIONS`)::
 
     @register("mymethod", kind="ldr", description="...", options=("tile",))
     def _mymethod(bracket: Bracket, device: torch.device, tile: int | None = None) -> Result: ...
@@ -10,14 +12,18 @@ engines register themselves the same way, naming the keyword options they take (
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from .bracket import Bracket, require_distinct_exposures
 from .errors import InputError
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_METHOD = "mertens"
 
@@ -57,18 +63,23 @@ class Method:
     raw_encoding: str = "srgb"
     """How it receives linear (camera RAW) frames: ``"linear"``, ``"srgb"`` or ``"gamma"``
     (:meth:`Bracket.for_method`)."""
+    tensors: bool = True
+    """It takes the bracket's frames as torch tensors (``False``: numpy on the CPU, torch never imported)."""
 
 
 _REGISTRY: dict[str, Method] = {}
 
 
 def register(
-    name: str, kind: str, description: str, options: tuple[str, ...] = (), raw_encoding: str = "srgb"
+    name: str, kind: str, description: str, options: tuple[str, ...] = (), raw_encoding: str = "srgb",
+    tensors: bool = True,
 ) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
     """Decorator that registers ``fn(bracket, device, **options) -> Result`` under ``name``.
 
     ``raw_encoding``: how the method takes linear camera-RAW frames (``"linear"`` as they are,
     ``"srgb"`` rendered, ``"gamma"`` ``x^(1/2.2)``); display-encoded frames always pass unchanged.
+    ``tensors``: the bracket's frames arrive as torch tensors on ``device``; ``False``: a method that works
+    on numpy on the CPU (it gets a torch bracket only on a GPU device).
     """
     if kind not in ("ldr", "hdr"):
         raise ValueError(f"kind must be 'ldr' or 'hdr', got {kind!r}")
@@ -79,10 +90,22 @@ def register(
         raise ValueError(f"unknown engine options {sorted(unknown)} (known: {sorted(OPTIONS)})")
 
     def decorate(fn: Callable[..., Result]) -> Callable[..., Result]:
-        _REGISTRY[name] = Method(name, kind, description, fn, tuple(options), raw_encoding)
+        _REGISTRY[name] = Method(name, kind, description, fn, tuple(options), raw_encoding, tensors)
         return fn
 
     return decorate
+
+
+def register_lazy(name: str, kind: str, description: str, target: str, options: tuple[str, ...] = (),
+                  raw_encoding: str = "srgb") -> None:
+    """Register a method whose code lives in ``target`` (``"package.module:function"``), imported on the
+    first run: the registry lists it without importing the module (or torch)."""
+
+    def run(bracket: Bracket, device: Any, **given: object) -> Result:
+        module, function = target.split(":")
+        return getattr(importlib.import_module(module), function)(bracket, device, **given)
+
+    register(name, kind, description, options, raw_encoding)(run)
 
 
 def unregister(name: str) -> None:
@@ -120,8 +143,33 @@ def check_options(method: Method, options: dict[str, object], cli: bool = False)
     return given
 
 
-def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without a GPU is an input error."""
+class CpuDevice:
+    """The CPU for methods that run without torch (``.type == "cpu"`` like a ``torch.device``)."""
+
+    type = "cpu"
+    index = None
+
+    def __str__(self) -> str:
+        return "cpu"
+
+    __repr__ = __str__
+
+
+CPU = CpuDevice()
+
+
+def resolve_device(device: Any = "auto", method: Method | None = None) -> Any:
+    """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without a GPU is an input error.
+
+    For a ``method`` that does not take tensors, ``"auto"`` and ``"cpu"`` give :data:`CPU` without importing
+    torch (the classical methods run on the CPU unless CUDA is asked for by name).
+    """
+    if method is not None and not method.tensors and (device in (None, "auto", "cpu") or device is CPU):
+        return CPU
+    if device is CPU:
+        device = "cpu"
+    import torch
+
     if isinstance(device, torch.device):
         return device
     if device in (None, "auto"):
@@ -134,8 +182,15 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         raise InputError(f"device '{device}' is not one of auto, cpu, cuda (or cuda:N)") from err
 
 
-@register("mertens", kind="ldr", description="Exposure fusion, Mertens et al. 2007 (classical)")
+@register("mertens", kind="ldr", description="Exposure fusion, Mertens et al. 2007 (classical)", tensors=False)
 def _mertens(bracket: Bracket, device: torch.device) -> Result:
+    if device.type == "cpu":  # the fused numba path, no torch; torch on CUDA
+        from .classical.mertens2007 import mertens2007_cpu
+
+        fused, weights_np = mertens2007_cpu(bracket.integer_frames())
+        return Result(image=fused, kind="ldr", maps={"weights": weights_np})
+    import torch
+
     from .classical.mertens2007 import mertens2007
 
     with torch.no_grad():
@@ -148,7 +203,7 @@ def _mertens(bracket: Bracket, device: torch.device) -> Result:
 
 
 @register("debevec", kind="hdr", description="HDR radiance merge with CRF calibration, Debevec & Malik 1997",
-          raw_encoding="linear")
+          raw_encoding="linear", tensors=False)
 def _debevec(bracket: Bracket, device: torch.device) -> Result:
     from .classical.debevec1997 import debevec1997, merge_linear, weight_shares
 
@@ -165,7 +220,7 @@ def _debevec(bracket: Bracket, device: torch.device) -> Result:
 
 
 @register("deghost", kind="hdr", description="Ghost-free HDR merge: Debevec with reference-guided ghost masks",
-          raw_encoding="gamma")
+          raw_encoding="gamma", tensors=False)
 def _deghost(bracket: Bracket, device: torch.device) -> Result:
     from .classical.deghost import merge_deghosted
 
@@ -175,10 +230,9 @@ def _deghost(bracket: Bracket, device: torch.device) -> Result:
                   info={"exposure_times": times, "reference": bracket.reference})
 
 
-def _register_learned() -> None:
-    """Learned engines register themselves on import (their heavy imports stay inside functions)."""
-    from .models.flexhdr import engine as _flexhdr  # noqa: F401
-    from .models.twophase import engine as _twophase  # noqa: F401
-
-
-_register_learned()
+register_lazy("twophase", "ldr", "Two-phase progressive MEF: UNet intermediate + AMNet (learned)",
+              "hdrfuse.models.twophase.engine:fuse_twophase", options=("tile", "bf16"))
+register_lazy("flexhdr", "hdr", "FlexHDR: any N frames, flow + uncertainty + attention (learned)",
+              "hdrfuse.models.flexhdr.engine:fuse_flexhdr", options=("tile", "bf16"), raw_encoding="gamma")
+register_lazy("ahdrnet", "hdr", "AHDRNet-style baseline: 3 frames, attention + DRDBs (learned)",
+              "hdrfuse.models.flexhdr.engine:fuse_ahdrnet", options=("tile", "bf16"), raw_encoding="gamma")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import torch
 
 from ..bracket import Bracket
 from ..errors import InputError
@@ -157,5 +156,9 @@ def align(bracket: Bracket, method: str = "none") -> tuple[Bracket, dict[str, np
                     if both.sum() > 16 else 1.0
             frame = fill_outside(frame, inside, floats[ref], ratio)
         out.append(frame)
-    frames = torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous().clamp_(0.0, 1.0)
+    frames = np.clip(np.ascontiguousarray(np.stack(out).transpose(0, 3, 1, 2)), 0.0, 1.0)
+    if not isinstance(bracket.frames, np.ndarray):
+        import torch
+
+        frames = torch.from_numpy(frames).to(bracket.frames.device)
     return bracket.with_frames(frames), {"homographies": homographies, "covered": covered}

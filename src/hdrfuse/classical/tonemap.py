@@ -12,15 +12,20 @@
 from __future__ import annotations
 
 import math
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-import torch
 
 from ..errors import InputError
 
+if TYPE_CHECKING:
+    import torch
+
+    ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+else:
+    ArrayT = TypeVar("ArrayT")
+
 MU = 5000.0
-ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
 
 def mu_law(hdr: ArrayT, mu: float = MU) -> ArrayT:
@@ -31,9 +36,11 @@ def mu_law(hdr: ArrayT, mu: float = MU) -> ArrayT:
         >>> float(mu_law(np.array(1.0))), float(mu_law(np.array(0.0)))
         (1.0, 0.0)
     """
-    if isinstance(hdr, torch.Tensor):
-        return torch.log1p(mu * hdr.clamp_min(0.0)) / math.log1p(mu)
-    return (np.log1p(mu * np.maximum(hdr, 0.0)) / np.log1p(mu)).astype(np.float32)
+    if isinstance(hdr, (np.ndarray, np.generic, float, int)):
+        return (np.log1p(mu * np.maximum(hdr, 0.0)) / np.log1p(mu)).astype(np.float32)
+    import torch  # a tensor: differentiable, on its device
+
+    return torch.log1p(mu * hdr.clamp_min(0.0)) / math.log1p(mu)
 
 
 def normalise(hdr: np.ndarray, percentile: float = 99.5) -> np.ndarray:

@@ -7,7 +7,7 @@ import torch
 
 from ...bracket import Bracket
 from ...inference import resolve_bf16, resolve_tile, run_tiled
-from ...methods import Result, register
+from ...methods import Result
 from ..shipped import load_model
 
 
@@ -75,13 +75,11 @@ def fuse_hdr_net(
     return Result(image=image.astype(np.float32), kind="hdr", maps=maps, info={"exposure_times": times})
 
 
-@register("flexhdr", kind="hdr", description="FlexHDR: any N frames, flow + uncertainty + attention (learned)",
-          options=("tile", "bf16"), raw_encoding="gamma")
-def _flexhdr(bracket: Bracket, device: torch.device, **options: object) -> Result:
+def fuse_flexhdr(bracket: Bracket, device: torch.device, **options: object) -> Result:
+    """The ``flexhdr`` method (registered in :mod:`hdrfuse.methods`)."""
     return fuse_hdr_net("flexhdr", bracket, device, **options)  # type: ignore[arg-type]
 
 
-@register("ahdrnet", kind="hdr", description="AHDRNet-style baseline: 3 frames, attention + DRDBs (learned)",
-          options=("tile", "bf16"), raw_encoding="gamma")
-def _ahdrnet(bracket: Bracket, device: torch.device, **options: object) -> Result:
+def fuse_ahdrnet(bracket: Bracket, device: torch.device, **options: object) -> Result:
+    """The ``ahdrnet`` method (registered in :mod:`hdrfuse.methods`)."""
     return fuse_hdr_net("ahdrnet", bracket, device, **options)  # type: ignore[arg-type]

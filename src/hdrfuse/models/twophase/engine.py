@@ -6,7 +6,7 @@ import torch
 
 from ...bracket import Bracket
 from ...inference import resolve_bf16, resolve_tile, run_tiled
-from ...methods import Result, register
+from ...methods import Result
 from ..shipped import load_model
 from .amnet import TwoPhase, select_inputs
 
@@ -82,9 +82,3 @@ class _padded(torch.nn.Module):  # noqa: N801 - a thin wrapper
 
         h, w = xs[0].shape[-2:]
         return self.net(*(pad_to_multiple(x, 4)[0] for x in xs))[..., :h, :w]
-
-
-@register("twophase", kind="ldr", description="Two-phase progressive MEF: UNet intermediate + AMNet (learned)",
-          options=("tile", "bf16"))
-def _twophase(bracket: Bracket, device: torch.device, **options: object) -> Result:
-    return fuse_twophase(bracket, device, **options)  # type: ignore[arg-type]
