@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
                       "memory, 0 = the whole image in one pass, fastest on a large GPU)")
     fuse.add_argument("--precision", choices=["fp32", "bf16"], default=None,
                       help="learned methods: arithmetic (default bf16 on CUDA, fp32 on CPU)")
+    fuse.add_argument("--backend", choices=["torch", "onnxruntime"], default=None,
+                      help="learned methods: torch (default) or onnxruntime (the exported ONNX graph, CPU; "
+                      "exported into the user cache on first use)")
     fuse.add_argument("--tonemap", default="reinhard", choices=sorted(TONEMAPPERS),
                       help="tonemapper for HDR previews and 8-bit outputs of HDR methods (default reinhard)")
     fuse.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -104,6 +107,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-file-mb", type=_positive_int, default=100, help="megabytes per file (default 100)")
     serve.add_argument("--max-pixels", type=_positive_int, default=50_000_000,
                        help="pixels per frame (default 50000000)")
+
+    export = sub.add_parser("export", help="export a learned method's network to ONNX (checked against torch)")
+    export.add_argument("output", help="the .onnx file to write")
+    export.add_argument("-m", "--method", required=True, help="twophase, flexhdr or ahdrnet")
+    export.add_argument("--weights", default=None, help="a .safetensors file (default: the shipped weights)")
+    export.add_argument("--overwrite", action="store_true")
 
     info = sub.add_parser("info", help="frames, sizes, bit depth and exposures of a bracket")
     _add_bracket_options(info)
@@ -168,7 +177,7 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
 
     method = get_method(args.method)
     bf16 = None if args.precision is None else args.precision == "bf16"
-    options = check_options(method, {"tile": args.tile, "bf16": bf16}, cli=True)
+    options = check_options(method, {"tile": args.tile, "bf16": bf16, "backend": args.backend}, cli=True)
     times = parse_exposure_times(args.exposure_times) if args.exposure_times else None
     start = time.perf_counter()
 
@@ -224,6 +233,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     print(f"hdrfuse serve: open http://{args.host}:{args.port}/ (Ctrl-C stops; uploads are deleted then)",
           file=sys.stderr)
     uvicorn.run(create_app(limits, device), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .inference.onnx import export_onnx
+
+    report = export_onnx(args.method, args.output, args.weights, overwrite=args.overwrite)
+    print(f"wrote {args.output} ({args.method}; ONNX Runtime vs torch on {report['checked_shape']}: "
+          f"largest difference {report['max_abs_diff']:.1e})")
     return 0
 
 
@@ -337,7 +355,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": _cmd_train, "fuse": _cmd_fuse, "batch": _cmd_batch, "serve": _cmd_serve, "info": _cmd_info, "methods": _cmd_methods, "example": _cmd_example,
+COMMANDS = {"train": _cmd_train, "fuse": _cmd_fuse, "batch": _cmd_batch, "serve": _cmd_serve, "export": _cmd_export, "info": _cmd_info, "methods": _cmd_methods, "example": _cmd_example,
             "eval": _cmd_eval, "synth": _cmd_synth}
 
 

@@ -31,6 +31,7 @@ DEFAULT_METHOD = "mertens"
 OPTIONS = {
     "tile": "tile side in pixels for tiled inference (0: the whole image in one pass)",
     "bf16": "autocast to bfloat16 (default: on CUDA only)",
+    "backend": "torch (default) or onnxruntime (the exported ONNX graph, CPU)",
 }
 
 
@@ -125,7 +126,7 @@ def get_method(name: str) -> Method:
     return _REGISTRY[name]
 
 
-CLI_FLAGS = {"tile": "--tile", "bf16": "--precision"}
+CLI_FLAGS = {"tile": "--tile", "bf16": "--precision", "backend": "--backend"}
 """The command-line flag of each engine option (errors from the CLI name the flag the user typed)."""
 
 
@@ -231,8 +232,10 @@ def _deghost(bracket: Bracket, device: torch.device) -> Result:
 
 
 register_lazy("twophase", "ldr", "Two-phase progressive MEF: UNet intermediate + AMNet (learned)",
-              "hdrfuse.models.twophase.engine:fuse_twophase", options=("tile", "bf16"))
+              "hdrfuse.models.twophase.engine:fuse_twophase", options=("tile", "bf16", "backend"))
 register_lazy("flexhdr", "hdr", "FlexHDR: any N frames, flow + uncertainty + attention (learned)",
-              "hdrfuse.models.flexhdr.engine:fuse_flexhdr", options=("tile", "bf16"), raw_encoding="gamma")
+              "hdrfuse.models.flexhdr.engine:fuse_flexhdr", options=("tile", "bf16", "backend"),
+              raw_encoding="gamma")
 register_lazy("ahdrnet", "hdr", "AHDRNet-style baseline: 3 frames, attention + DRDBs (learned)",
-              "hdrfuse.models.flexhdr.engine:fuse_ahdrnet", options=("tile", "bf16"), raw_encoding="gamma")
+              "hdrfuse.models.flexhdr.engine:fuse_ahdrnet", options=("tile", "bf16", "backend"),
+              raw_encoding="gamma")

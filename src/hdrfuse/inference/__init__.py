@@ -27,4 +27,25 @@ def resolve_tile(tile: int | None, size: tuple[int, int], default: int = 512) ->
     return max(size) if tile == 0 else int(tile)
 
 
-__all__ = ["resolve_bf16", "resolve_tile", "run_tiled", "tile_starts"]
+BACKENDS = ("torch", "onnxruntime")
+
+
+def resolve_backend(backend: str | None, device: torch.device) -> str:
+    """``"torch"`` (default) or ``"onnxruntime"`` (the exported graph; CPU only).
+
+    >>> resolve_backend(None, torch.device("cpu")), resolve_backend("onnxruntime", torch.device("cpu"))
+    ('torch', 'onnxruntime')
+    """
+    backend = backend or "torch"
+    if backend not in BACKENDS:
+        from ..errors import InputError
+
+        raise InputError(f"backend '{backend}' is not one of {', '.join(BACKENDS)}")
+    if backend == "onnxruntime" and device.type != "cpu":
+        from ..errors import InputError
+
+        raise InputError("--backend onnxruntime runs on the CPU only (use --device cpu)")
+    return backend
+
+
+__all__ = ["BACKENDS", "resolve_backend", "resolve_bf16", "resolve_tile", "run_tiled", "tile_starts"]

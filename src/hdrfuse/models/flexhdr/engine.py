@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from ...bracket import Bracket
-from ...inference import resolve_bf16, resolve_tile, run_tiled
+from ...inference import resolve_backend, resolve_bf16, resolve_tile, run_tiled
 from ...methods import Result
 from ..shipped import load_model
 
@@ -28,11 +28,13 @@ def fuse_hdr_net(
     tile: int | None = None,
     overlap: int = 64,
     bf16: bool | None = None,
+    backend: str | None = None,
 ) -> Result:
     """Run a learned HDR engine on a bracket; the HDR is divided by the reference's exposure time.
 
     ``tile``: side of the inference tiles (default 512 px, 0 = the whole image in one pass).
     ``bf16``: autocast to bfloat16 (default: on CUDA only; CPUs without native bf16 run it slower).
+    ``backend``: ``"torch"`` (default) or ``"onnxruntime"`` (the exported graph, CPU).
     """
     use_bf16 = resolve_bf16(device, bf16)
     tile = resolve_tile(tile, bracket.size)
@@ -47,15 +49,26 @@ def fuse_hdr_net(
 
         raise InputError("the ahdrnet baseline takes exactly 3 frames with the middle one as reference")
     layout: dict[str, int] = {}  # map name -> channels, in the order they follow the 3 HDR channels
+    session = None
+    if resolve_backend(backend, device) == "onnxruntime":
+        from ...inference.onnx import session_for
+
+        session = session_for(name)
+
+    def forward(frames_tile: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The network on one tile: (HDR [1, 3, h, w], maps)."""
+        if session is None:
+            with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                return model(frames_tile, ev, ref).float(), getattr(model, "last", {})
+        return _onnx_forward(session, name, frames_tile, ev, ref)
 
     def run(flat: torch.Tensor) -> torch.Tensor:
         """One tile: the HDR and, behind it, the maps of the same pass (so tiling blends them alike)."""
         h, w = flat.shape[-2:]
-        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            out = model(flat.view(1, n, 3, h, w), ev, ref).float()
+        out, last = forward(flat.view(1, n, 3, h, w))
         extra = []
         for key in MAP_KEYS:
-            value = getattr(model, "last", {}).get(key)
+            value = last.get(key)
             if value is None:
                 continue
             value = value.float().flatten(1, -3)[..., :h, :w]  # [1, N(,1), H', W'] -> [1, C, H, W]
@@ -73,6 +86,26 @@ def fuse_hdr_net(
         at += channels
     image = (hdr.clamp_min(0) / float(times[ref])).permute(1, 2, 0).numpy()
     return Result(image=image.astype(np.float32), kind="hdr", maps=maps, info={"exposure_times": times})
+
+
+def _onnx_forward(session: object, name: str, frames: torch.Tensor, ev: torch.Tensor,
+                  ref: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The exported graph on one tile: padded to the network's multiple, the reference first for flexhdr
+    (the graph's layout), the maps put back in the bracket's frame order."""
+    from ...inference.onnx import MULTIPLE, output_names, run_session
+    from ..layers import pad_to_multiple
+
+    n, h, w = frames.shape[1], frames.shape[-2], frames.shape[-1]
+    order = list(range(n))
+    if name == "flexhdr":
+        order = [ref, *(i for i in range(n) if i != ref)]
+    padded = pad_to_multiple(frames[:, order].flatten(0, 1).float(), MULTIPLE[name])[0]
+    outputs = run_session(session, {"ldr": padded.view(1, n, 3, *padded.shape[-2:]), "ev": ev[:, order].float()})
+    back = [order.index(i) for i in range(n)]
+    maps = {}
+    for key, value in zip(output_names(name)[1:], outputs[1:]):
+        maps[key] = (value[:, back] if name == "flexhdr" else value)[..., :h, :w]
+    return outputs[0][..., :h, :w], maps
 
 
 def fuse_flexhdr(bracket: Bracket, device: torch.device, **options: object) -> Result:

@@ -118,29 +118,34 @@ class FlowNet(nn.Module):
         self.iterations = iterations
 
     def forward(self, x: torch.Tensor, conf: torch.Tensor, ref: int) -> torch.Tensor:
-        """``x [B, N, C, H, W]`` (H, W multiples of 8), ``conf [B, N, 1, H, W]`` -> flows ``[B, N, 2, H, W]``."""
-        b, n, _, h, w = x.shape
+        """``x [B, N, C, H, W]`` (H, W multiples of 8), ``conf [B, N, 1, H, W]`` -> flows ``[B, N, 2, H, W]``.
+
+        All streams are refined in one batch (no loop over the frames, so an exported graph takes any N);
+        the reference's own flow is then set to zero.
+        """
+        b, n = x.shape[:2]
         g = torch.cat([x, conf], dim=2)
         for down, share in zip(self.down, self.share):
             g = share(per_stream(down, g))
-        e = F.avg_pool2d(conf.flatten(0, 1), 8).view(b, n, 1, h // 8, w // 8)
-        g_ref = g[:, ref]
-        e_ref = e[:, ref]
-        hidden = torch.tanh(self.context(g_ref))
-        flows = []
-        for i in range(n):
-            if i == ref:
-                flows.append(x.new_zeros(b, 2, h, w))
-                continue
-            flow = x.new_zeros(b, 2, h // 8, w // 8)
-            state = hidden
-            for _ in range(self.iterations):
-                g_w = warp(g[:, i], flow)
-                feats = self.motion(torch.cat([g_w, g_ref, (g_w - g_ref).abs(), e[:, i], e_ref, flow], dim=1))
-                state = self.gru(state, torch.cat([feats, hidden], dim=1))
-                flow = flow + self.head(state)
-            flows.append(F.interpolate(flow, scale_factor=8, mode="bilinear", align_corners=False) * 8.0)
-        return torch.stack(flows, dim=1)
+        e = F.avg_pool2d(conf.flatten(0, 1), 8)
+        e = e.view(b, n, *e.shape[1:])
+
+        def each(t: torch.Tensor) -> torch.Tensor:  # the reference's map, once per stream
+            return t.unsqueeze(1).expand(-1, n, *t.shape[1:]).flatten(0, 1)
+
+        g_ref, e_ref = each(g[:, ref]), each(e[:, ref])
+        hidden = each(torch.tanh(self.context(g[:, ref])))
+        g_all, e_all = g.flatten(0, 1), e.flatten(0, 1)
+        flow = torch.zeros_like(g_all[:, :2])
+        state = hidden
+        for _ in range(self.iterations):
+            g_w = warp(g_all, flow)
+            feats = self.motion(torch.cat([g_w, g_ref, (g_w - g_ref).abs(), e_all, e_ref, flow], dim=1))
+            state = self.gru(state, torch.cat([feats, hidden], dim=1))
+            flow = flow + self.head(state)
+        flows = F.interpolate(flow, scale_factor=8, mode="bilinear", align_corners=False) * 8.0
+        others = (torch.arange(n, device=x.device) != ref).to(flows.dtype).view(1, n, 1, 1, 1)
+        return flows.view(b, n, *flows.shape[1:]) * others
 
 
 class AttentionNet(nn.Module):
@@ -218,21 +223,29 @@ class FlexHDR(nn.Module):
     def forward(self, ldr: torch.Tensor, ev: torch.Tensor, reference: int = 0) -> torch.Tensor:
         b, n, c, h0, w0 = ldr.shape
         flat, _ = pad_to_multiple(ldr.flatten(0, 1), self.multiple)
-        ldr = flat.view(b, n, c, *flat.shape[-2:])
+        return self.core(flat.view(b, n, c, *flat.shape[-2:]), ev, reference)[..., :h0, :w0]
+
+    def core(self, ldr: torch.Tensor, ev: torch.Tensor, reference: int = 0) -> torch.Tensor:
+        """:meth:`forward` on frames whose H, W are multiples of 8 (what an exported graph runs): every
+        stream is processed in one batch, so the graph takes any number of frames."""
+        b, n = ldr.shape[:2]
+
+        def warp_all(t: torch.Tensor, flows: torch.Tensor) -> torch.Tensor:
+            out = warp(t.flatten(0, 1), flows.flatten(0, 1))
+            return out.view(b, n, *out.shape[1:])
+
         x = self.inputs(ldr, ev)
         conf = per_stream(self.exposure, ldr)
         feats = self.share(per_stream(self.encode, x))
         flows = self.flow(x, conf, reference)
-        fw = torch.stack([warp(feats[:, i], flows[:, i]) for i in range(n)], dim=1)
-        ew = torch.stack([warp(conf[:, i], flows[:, i]) for i in range(n)], dim=1)
+        fw, ew = warp_all(feats, flows), warp_all(conf, flows)
         fr, er = feats[:, reference], conf[:, reference]
         uncertainty = (fw - fr.unsqueeze(1)).abs() * er.unsqueeze(1)
         attention = self.attention(fw, fr, uncertainty, ew)
         hdr = self.merge(fw * attention, fr)
         self.last = {"flow": flows, "confidence": conf, "uncertainty": uncertainty.mean(2),
-                     "attention": attention.mean(2), "inputs": x, "warped_inputs": torch.stack(
-                         [warp(x[:, i], flows[:, i]) for i in range(n)], dim=1)}
-        return hdr[..., :h0, :w0]
+                     "attention": attention.mean(2), "inputs": x, "warped_inputs": warp_all(x, flows)}
+        return hdr
 
     def photometric_loss(self, reference: int) -> torch.Tensor:
         """Self-supervision of the flow: ``|X_i^w - X_r| * E_r`` on the exposure-normalised linear inputs

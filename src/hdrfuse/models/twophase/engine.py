@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ...bracket import Bracket
-from ...inference import resolve_bf16, resolve_tile, run_tiled
+from ...inference import resolve_backend, resolve_bf16, resolve_tile, run_tiled
 from ...methods import Result
 from ..shipped import load_model
 from .amnet import TwoPhase, select_inputs
@@ -28,12 +28,15 @@ def fuse_twophase(
     overlap: int = 48,
     bf16: bool | None = None,
     weights: str | None = None,
+    backend: str | None = None,
 ) -> Result:
     """Run the engine on a bracket: (darkest, brightest) and a real middle frame when there is one.
 
     ``tile``: side of the inference tiles (default 512 px, 0 = the whole image in one pass).
+    ``backend``: ``"torch"`` (default) or ``"onnxruntime"`` (the exported graph, CPU).
     """
     tile = resolve_tile(tile, bracket.size)
+    onnx = resolve_backend(backend, device) == "onnxruntime"
     model = load_twophase(weights).to(device)
     iu, io, im = select_inputs(bracket.frames, bracket.exposure_times)
     # the image continued by reflection past its border: a network's own border effects (zero padding
@@ -55,11 +58,18 @@ def fuse_twophase(
         return run
 
     model = model.to(memory_format=fmt)
+    if onnx:
+        from ...inference.onnx import session_for
+
+        session = session_for("twophase", weights)
+        phase1, phase2 = _onnx_part(session, 0), _onnx_part(session, 1)
+    else:
+        phase1, phase2 = call(_padded(model.unet)), call(_padded(model.amnet))
     if im is None:
-        inter = run_tiled(call(_padded(model.unet)), [under, over], tile, overlap, device)
+        inter = run_tiled(phase1, [under, over], tile, overlap, device)
     else:
         inter = frames[im : im + 1]
-    fused = run_tiled(call(_padded(model.amnet)), [under, inter, over], tile, overlap, device)
+    fused = run_tiled(phase2, [under, inter, over], tile, overlap, device)
     fused = fused[..., margin : margin + h, margin : margin + w]
     inter = inter[..., margin : margin + h, margin : margin + w]
     return Result(
@@ -68,6 +78,26 @@ def fuse_twophase(
         maps={"intermediate": inter[0].clamp(0, 1).permute(1, 2, 0).numpy()},
         info={"inputs": (iu, io, im), "generated_intermediate": im is None},
     )
+
+
+def _onnx_part(session: object, part: int):  # noqa: ANN202
+    """Phase 1 (``part`` 0: under, over) or 2 (1: under, inter, over) of the exported graph on padded tiles;
+    the other phase gets an 8x8 dummy (ONNX Runtime runs every node)."""
+    from ...inference.onnx import run_session
+    from ..layers import pad_to_multiple
+
+    def run(*xs: torch.Tensor) -> torch.Tensor:
+        h, w = xs[0].shape[-2:]
+        padded = [pad_to_multiple(x.float(), 4)[0] for x in xs]
+        dummy = torch.zeros(1, 3, 8, 8)
+        if part == 0:
+            feeds = {"unet_under": padded[0], "unet_over": padded[1], "under": dummy, "inter": dummy, "over": dummy}
+        else:
+            feeds = {"unet_under": dummy, "unet_over": dummy, "under": padded[0], "inter": padded[1],
+                     "over": padded[2]}
+        return run_session(session, feeds)[part][..., :h, :w]
+
+    return run
 
 
 class _padded(torch.nn.Module):  # noqa: N801 - a thin wrapper

@@ -1,0 +1,62 @@
+"""ONNX export of the learned engines and the onnxruntime backend: outputs match torch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import textured_scene
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+import hdrfuse  # noqa: E402
+from hdrfuse.cli import main  # noqa: E402
+from hdrfuse.errors import InputError  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """One export per method for the whole module (the backend exports into the cache on first use)."""
+    folder = tmp_path_factory.mktemp("onnx_cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HDRFUSE_CACHE", str(folder))
+        yield folder
+
+
+def _frames(n: int = 3) -> tuple[list[np.ndarray], list[float]]:
+    scene = textured_scene(96, 140, seed=5)
+    times = list(4.0 ** (np.arange(n) - (n - 1) / 2))
+    return [(np.clip(scene * t, 0, 1) ** (1 / 2.2)).astype(np.float32) for t in times], times
+
+
+@pytest.mark.parametrize("method,n,tile", [("twophase", 2, 128), ("twophase", 3, 0), ("ahdrnet", 3, 0),
+                                           ("flexhdr", 3, 128), ("flexhdr", 5, 0)])
+def test_onnxruntime_backend_matches_torch(cache, method: str, n: int, tile: int) -> None:  # noqa: ANN001
+    """Dynamic H, W (tiles of 128 and whole frames of 96x140) and, for flexhdr, frame count (exported once,
+    run at 3 and 5 frames)."""
+    frames, times = _frames(n)
+    ours = hdrfuse.fuse(frames, method=method, exposure_times=times, tile=tile, backend="onnxruntime")
+    ref = hdrfuse.fuse(frames, method=method, exposure_times=times, tile=tile)
+    assert ours.shape == ref.shape == (96, 140, 3)
+    assert float(np.abs(ours - ref).max()) <= 1e-4 * max(1.0, float(np.abs(ref).max()))
+
+
+def test_export_command_checks_and_refuses(tmp_path, capsys) -> None:  # noqa: ANN001
+    out = tmp_path / "ahdrnet.onnx"
+    assert main(["export", "-m", "ahdrnet", str(out)]) == 0
+    line = capsys.readouterr().out
+    assert out.stat().st_size > 100_000 and "largest difference" in line
+    assert float(line.rsplit("difference ", 1)[1].rstrip(")\n")) <= 1e-4
+    assert main(["export", "-m", "ahdrnet", str(out)]) == 2  # exists: not overwritten
+    assert "output exists" in capsys.readouterr().err
+    assert main(["export", "-m", "mertens", str(tmp_path / "m.onnx")]) == 2
+    assert "no network to export" in capsys.readouterr().err
+    assert not list(tmp_path.glob(".*"))  # no temporary file left
+
+
+def test_backend_option_errors() -> None:
+    frames, times = _frames()
+    with pytest.raises(InputError, match="backend 'tensorrt' is not one of"):
+        hdrfuse.fuse(frames, method="twophase", backend="tensorrt")
+    with pytest.raises(InputError, match="takes no option 'backend'"):
+        hdrfuse.fuse(frames, method="mertens", backend="onnxruntime")
