@@ -212,3 +212,14 @@ def test_train_set_overrides_reach_the_run_and_bad_ones_exit_2(capsys, tmp_path)
     assert cfg["data"] == {"crop": 64} and cfg["run_dir"] == "runs/y" and cfg["lr"] == 1e-4
     with pytest.raises(ValueError, match="not a section"):
         apply_overrides(cfg, ["lr.x=1"])
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["methods"], ["info", "BRACKET"],
+                                  ["fuse", "BRACKET", "-o", "OUT.jpg"], ["fuse", "BRACKET", "-m", "debevec", "-o", "OUT.exr"]])
+def test_commands_that_do_not_import_torch(argv: list[str], jpeg_bracket: list[Path], tmp_path: Path) -> None:
+    """Start-up: help, the method list, info and the classical methods on a CPU never import torch."""
+    argv = [str(jpeg_bracket[0].parent) if a == "BRACKET" else a.replace("OUT", str(tmp_path / "out")) for a in argv]
+    probe = ("import sys\nfrom hdrfuse.cli import main\ntry:\n    code = main(sys.argv[1:])\nexcept SystemExit as e:\n"
+             "    code = e.code\nprint('TORCH' if 'torch' in sys.modules else 'NOTORCH', code)")
+    done = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True)
+    assert done.stdout.strip().splitlines()[-1] == "NOTORCH 0", done.stdout + done.stderr

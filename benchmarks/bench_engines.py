@@ -1,0 +1,101 @@
+"""The learned engines against their FLOP floor on this CPU, torch and ONNX Runtime side by side.
+
+For twophase (2 frames: UNet + AMNet), flexhdr and ahdrnet (3 frames) at 1.5 MP (1500x1000, frames of
+`meflut/1`): the FLOPs of one whole-image pass (``torch.utils.flop_counter`` on the meta device), the
+floor = FLOPs / this CPU's measured convolution throughput (a 64->64 3x3 convolution on 512x512, fp32,
+the same threads, timed in this process), and the whole engine's time (512 px tiles with their overlap,
+the default) with torch and with ONNX Runtime. One run per row (a run takes minutes); ratios are
+time / floor. (A whole-image pass at 1.5 MP needs more than 15 GiB for these networks.)
+
+    python benchmarks/bench_engines.py [--engines twophase,flexhdr,ahdrnet] [--size 1.5MP]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch
+
+from _common import median_time, print_table
+from bench_mertens import SIZES, load_frames
+
+
+def conv_throughput() -> float:
+    """GFLOP/s of a 64->64 3x3 fp32 convolution on 1x64x512x512 (channels-last), median of 5."""
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(memory_format=torch.channels_last)
+    x = torch.rand(1, 64, 512, 512).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        seconds = median_time(lambda: conv(x), 5)
+    return 2 * 64 * 64 * 9 * 512 * 512 / seconds / 1e9
+
+
+def bracket_for(engine: str, size: str):  # noqa: ANN201
+    from hdrfuse.bracket import make_bracket
+
+    frames = sorted(load_frames(size), key=lambda f: float(f.mean()))
+    if engine == "twophase":
+        return make_bracket([frames[0], frames[2]], exposure_times=[1.0, 16.0])
+    return make_bracket(frames, exposure_times=[1.0, 4.0, 16.0])
+
+
+def network_flops(engine: str, bracket) -> float:  # noqa: ANN001
+    """FLOPs of one whole-image pass of the engine's networks (meta tensors: nothing is computed)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from hdrfuse.inference.onnx import load_network
+    from hdrfuse.models.layers import pad_to_multiple
+
+    import copy
+
+    model = copy.deepcopy(load_network(engine)).to("meta")  # a copy: the loaded model may be shared
+    h, w = bracket.size
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        if engine == "twophase":
+            u = torch.empty(1, 3, h + (-h) % 4, w + (-w) % 4, device="meta")
+            model.amnet(u, model.unet(u, u), u)
+        else:
+            ldr = torch.empty(1, bracket.n, 3, h, w, device="meta")
+            ev = torch.zeros(1, bracket.n, device="meta")
+            model(ldr, ev, 1 if engine == "ahdrnet" else bracket.reference)
+    del pad_to_multiple
+    return float(counter.get_total_flops())
+
+
+def timed(engine: str, bracket, **options: object) -> float:  # noqa: ANN001
+    from hdrfuse.api import run_method
+
+    start = time.perf_counter()
+    run_method(bracket, engine, device="cpu", **options)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--engines", default="twophase,flexhdr,ahdrnet")
+    parser.add_argument("--size", default="1.5MP", choices=list(SIZES))
+    args = parser.parse_args()
+    throughput = conv_throughput()
+    rows = []
+    for engine in args.engines.split(","):
+        bracket = bracket_for(engine, args.size)
+        flops = network_flops(engine, bracket)
+        floor = flops / 1e9 / throughput
+        from hdrfuse.inference.onnx import session_for
+
+        session_for(engine)  # export (or load) the graph before timing
+        runs = {"torch": timed(engine, bracket), "onnxruntime": timed(engine, bracket, backend="onnxruntime")}
+        h, w = bracket.size
+        for label, seconds in runs.items():
+            rows.append([engine, f"{bracket.n} x {w}x{h}", label, f"{flops / 1e9:.0f}",
+                         f"{flops / 1e9 / (h * w / 1e6):.0f}", f"{floor:.1f}", f"{seconds:.1f}",
+                         f"{flops / 1e9 / seconds:.0f}", f"{seconds / floor:.2f}"])
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; conv throughput "
+          f"{throughput:.0f} GFLOP/s (64->64 3x3, 512x512, fp32)")
+    print_table(["engine", "frames", "backend", "GFLOP", "GFLOP/MP", "floor s", "time s", "GFLOP/s",
+                 "time / floor"], rows)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
