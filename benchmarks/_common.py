@@ -44,10 +44,35 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
 
 
+def _rss_mib() -> float | None:
+    """Resident memory now, MiB (Linux ``VmRSS``), or ``None``."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak() -> bool:
+    """Start the peak (``VmHWM``) afresh from the current RSS (Linux: ``5`` into ``clear_refs``)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def report_run(fn: Callable[[], object]) -> None:
     """The memory child's side: run ``fn()`` once and print one JSON line -- its peak memory above the
-    peak so far (``peak_mib``), the process peak (``total_mib``) and its wall time (``seconds``)."""
-    base = peak_rss_mib()
+    memory held before it (``peak_mib``; on Linux the peak counter is reset first, so what ran before,
+    such as building the inputs, does not hide it), the process peak (``total_mib``) and its wall time
+    (``seconds``)."""
+    now = _rss_mib()
+    base = now if now is not None and _reset_peak() else peak_rss_mib()
     start = time.perf_counter()
     fn()
     seconds = time.perf_counter() - start

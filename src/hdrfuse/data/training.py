@@ -189,6 +189,8 @@ class SampleSource:
     labelled_fraction: float = 1.0
     """phase 2: share of real samples from labelled sequences; the rest come from unlabelled ones
     (no-reference MEF-SSIM loss). 1 = labels only."""
+    flow_strength: tuple[float, float] = (1.0, 4.0)
+    """flow task: camera-shake strength range (1 = up to 1.5 deg, 2 % shift, 2 % zoom)."""
 
     def _real(self, rng: np.random.Generator, need: str) -> tuple[np.ndarray, ...] | None:
         """A crop of a real sequence that has ``need`` ("reference", "hdr", "middle" or "unlabelled"),
@@ -307,9 +309,69 @@ class SampleSource:
         return (*out, gt, ev)
 
 
+    def flow(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """A 3-frame bracket whose motion is known, for the flow network's supervised start: a darker, the
+        reference and a brighter frame of a real registered sequence (else exposures of an HDR map), the
+        two others moved by a random camera shake of up to ~8 % of the crop (``flow_strength``). Returns
+        ``(f0, f1, f2, flows [3, 2, H, W], valid [3, 1, H, W], ev [3])``: ``flows`` is where each reference
+        pixel is found in the frame (what FlexHDR's warp samples), ``valid`` where that lies inside it."""
+        usable = [s for s in self.sequences if len(s.frames) >= 3]
+        if usable:
+            seq = usable[int(rng.integers(len(usable)))]
+            frames, _, _, ev_all = _load_sequence(seq, self.max_side)
+            n = len(frames)
+            ref = int(rng.integers(1, n - 1))
+            picks = [int(rng.integers(0, ref)), ref, int(rng.integers(ref + 1, n))]
+            stack = _joint_crop([frames[picks]], rng, self.crop, augment=True)[0]
+            ev = (ev_all[picks] - ev_all[ref]).astype(np.float32)
+        else:
+            if not self.hdrs:
+                raise InputError("the flow task needs real sequences (data.sequences) or HDR maps (data.hdr)")
+            path = self.hdrs[int(rng.integers(len(self.hdrs)))]
+            patch = _crop(_load(path, "hdr", self.max_side), rng, self.crop)
+            b = synthesize_from_hdr(patch, rng, n=3, ev_spacing=(2.0, 3.0), motion=False)
+            stack = np.stack(b.frames)
+            ev = np.log2(b.exposure_times / b.exposure_times[b.reference]).astype(np.float32)
+        return (*moved_with_flow(stack, 1, rng, self.flow_strength), ev)
+
+
+def moved_with_flow(stack: np.ndarray, reference: int, rng: np.random.Generator,
+                    strength: tuple[float, float] = (1.0, 4.0)) -> tuple[np.ndarray, ...]:
+    """Move every frame of ``stack [N, H, W, 3]`` but the reference by a random homography; returns the
+    frames, their true flows ``[N, 2, H, W]`` (``flow(p) = H^-1 p - p``: the moved frame sampled at
+    ``p + flow(p)`` shows what the reference shows at ``p``) and where that is inside ``[N, 1, H, W]``.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> *frames, flows, valid = moved_with_flow(np.zeros((3, 32, 40, 3), np.float32), 1, rng)
+        >>> len(frames), flows.shape, valid.shape, float(abs(flows[1]).max())
+        (3, (3, 2, 32, 40), (3, 1, 32, 40), 0.0)
+    """
+    from .._cv import cv2
+    from .synthesis import random_homography
+
+    n, h, w = stack.shape[:3]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    points = np.stack([xs, ys, np.ones_like(xs)], axis=-1)
+    frames, flows, valid = [], np.zeros((n, 2, h, w), np.float32), np.zeros((n, 1, h, w), np.float32)
+    for i in range(n):
+        if i == reference:
+            frames.append(np.ascontiguousarray(stack[i], dtype=np.float32))
+            continue  # the reference keeps zero flow and no weight in the loss
+        hom = random_homography(rng, h, w, strength=float(rng.uniform(*strength)))
+        frames.append(np.ascontiguousarray(cv2.warpPerspective(
+            np.ascontiguousarray(stack[i], dtype=np.float32), hom, (w, h),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)))
+        mapped = points @ np.linalg.inv(hom).T  # moved(q) = frame(hom q): the reference's p sits at hom^-1 p
+        mx, my = mapped[..., 0] / mapped[..., 2], mapped[..., 1] / mapped[..., 2]
+        flows[i] = np.stack([mx - xs, my - ys]).astype(np.float32)
+        valid[i, 0] = ((mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)).astype(np.float32)
+    return (*frames, flows, valid)
+
+
 _REAL_HDR: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = {}
 
-TASKS = ("phase1", "phase2", "hdr")
+TASKS = ("phase1", "phase2", "hdr", "flow")
 
 
 class SampleStream:

@@ -71,6 +71,26 @@ def _photometric(model: nn.Module, cfg: dict[str, Any]) -> torch.Tensor:
     return float(cfg.get("photometric_weight", 1.0)) * model.photometric_loss(1)
 
 
+def _predict_flow(model: nn.Module, batch: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``flow`` samples ``(f0, f1, f2, flows, valid, ev)``: FlexHDR's flow network alone (reference 1)."""
+    from ..models.flexhdr.model import per_stream
+
+    net = getattr(model, "module", model)
+    ldr, ev = torch.stack(batch[:3], dim=1), batch[5]
+    x = net.inputs(ldr, ev)
+    return net.flow(x, per_stream(net.exposure, ldr), 1), batch[3]
+
+
+def flow_objective(batch: list[torch.Tensor], pred: torch.Tensor, target: torch.Tensor, loss_fn: nn.Module,
+                   cfg: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """End-point error ``|flow - true flow|_2`` averaged over the pixels whose true source is inside the
+    moved frame (``batch[4]``; the reference has none)."""
+    valid = batch[4][:, :, 0]
+    epe = torch.linalg.vector_norm(pred - target, dim=2)
+    loss = (epe * valid).sum() / valid.sum().clamp_min(1.0)
+    return loss, {"epe": loss.detach()}
+
+
 def _flexhdr(cfg: dict[str, Any]) -> nn.Module:
     from ..models.flexhdr import FlexHDR
 
@@ -133,6 +153,10 @@ def phase2_objective(batch: list[torch.Tensor], pred: torch.Tensor, target: torc
 TASKS: dict[str, Task] = {
     "flexhdr": Task(samples="hdr", build=_flexhdr, predict=_predict_hdr, extra_loss=_photometric),
     "ahdrnet": Task(samples="hdr", build=_ahdrnet, predict=_predict_hdr),
+    # FlexHDR's flow network first, supervised with the known motion (end-point error); the whole model is
+    # saved, so `init:` starts the flexhdr task from it
+    "flexhdr_flow": Task(samples="flow", build=_flexhdr, predict=_predict_flow, objective=flow_objective,
+                         target_mask=lambda b: torch.zeros(b[0].shape[0], dtype=torch.bool)),
     "twophase_phase1": Task(
         samples="phase1",
         build=lambda cfg: UNet(**cfg.get("unet", {})),
