@@ -27,33 +27,29 @@ def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> 
     return statistics.median(times)
 
 
+def _status_mib(key: str) -> float | None:
+    """A memory line of ``/proc/self/status`` (``VmRSS``, ``VmHWM``) in MiB, or ``None`` off Linux."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
 def peak_rss_mib() -> float:
     """Peak resident memory of this process so far, MiB.
 
     Linux: ``VmHWM`` from ``/proc/self/status`` (it starts afresh at exec; ``ru_maxrss`` would carry the
     parent's peak into a child). Elsewhere: ``ru_maxrss``.
     """
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
+    peak = _status_mib("VmHWM")
+    if peak is not None:
+        return peak
     scale = 1024.0 if sys.platform != "darwin" else 1024.0 * 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
-
-
-def _rss_mib() -> float | None:
-    """Resident memory now, MiB (Linux ``VmRSS``), or ``None``."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return None
 
 
 def _reset_peak() -> bool:
@@ -71,7 +67,7 @@ def report_run(fn: Callable[[], object]) -> None:
     memory held before it (``peak_mib``; on Linux the peak counter is reset first, so what ran before,
     such as building the inputs, does not hide it), the process peak (``total_mib``) and its wall time
     (``seconds``)."""
-    now = _rss_mib()
+    now = _status_mib("VmRSS")
     base = now if now is not None and _reset_peak() else peak_rss_mib()
     start = time.perf_counter()
     fn()
