@@ -212,7 +212,8 @@ def test_maps_come_back_also_when_tiled(name: str) -> None:
         assert np.abs(tiled[key] - whole[key]).mean() < 0.1 * (np.abs(whole[key]).mean() + 1e-6)
 
 
-def test_flow_supervised_steps_lower_end_point_error() -> None:
+@pytest.mark.parametrize("flow", [{}, {"corr_radius": 3}])
+def test_flow_supervised_steps_lower_end_point_error(flow: dict) -> None:
     """The flexhdr_flow task on a made-up bracket with known camera shake: a few optimiser steps on the
     end-point error lower it (and the true flow is what FlexHDR's warp needs: warping the moved frame by
     it gives back the unmoved one)."""
@@ -232,14 +233,14 @@ def test_flow_supervised_steps_lower_end_point_error() -> None:
     batch += [torch.from_numpy(flows)[None], torch.from_numpy(valid)[None], torch.tensor([[-2.0, 0.0, 2.0]])]
     task = get_task("flexhdr_flow")
     torch.manual_seed(0)
-    model = task.build({"channels": 16})
+    model = task.build({"channels": 16, "flow": flow})
     opt = torch.optim.Adam(model.flow.parameters(), lr=1e-3)
     losses = []
-    for _ in range(25):
+    for _ in range(40):
         pred, target = task.predict(model, batch)
         loss, _ = flow_objective(batch, pred, target, None, {})
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(float(loss.detach()))
-    assert losses[-1] < 0.7 * losses[0], losses
+    assert losses[-1] < 0.8 * losses[0], losses

@@ -21,6 +21,8 @@ After the FlexHDR paper (uncertainty-driven HDR fusion; see ``../shared/papers/0
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -102,16 +104,23 @@ class ConvGRU(nn.Module):
 
 class FlowNet(nn.Module):
     """Light RAFT-like flow for exposure brackets: 1/8-resolution encoder with max-pool sharing across
-    all frames, iterative ConvGRU refinement from (F_i, F_r, E_i), flow upsampled x8."""
+    all frames, iterative ConvGRU refinement from (F_i, F_r, E_i), flow upsampled x8.
+
+    ``corr_radius > 0`` adds RAFT's cue, a local correlation volume: the dot products of the reference's
+    features with the warped frame's at every displacement within the radius (at 1/8 resolution), so the
+    refinement sees where the match is instead of inferring it from stacked features (0 keeps the shipped
+    weights' architecture).
+    """
 
     def __init__(self, in_ch: int = 6, dims: tuple[int, int, int] = (32, 48, 64), hidden: int = 64,
-                 iterations: int = 4) -> None:
+                 iterations: int = 4, corr_radius: int = 0) -> None:
         super().__init__()
         d1, d2, d3 = dims
+        self.corr_radius = int(corr_radius)
         self.down = nn.ModuleList([conv(in_ch + 1, d1, stride=2), conv(d1, d2, stride=2), conv(d2, d3, stride=2)])
         self.share = nn.ModuleList([Share(d1), Share(d2), Share(d3)])
         self.context = conv(d3, hidden)
-        motion_in = 3 * d3 + 2 + 2
+        motion_in = 3 * d3 + 2 + 2 + (2 * self.corr_radius + 1) ** 2 * (self.corr_radius > 0)
         self.motion = nn.Sequential(conv(motion_in, 96), conv(96, hidden))
         self.gru = ConvGRU(hidden, 2 * hidden)
         self.head = nn.Sequential(conv(hidden, 64), nn.Conv2d(64, 2, 3, padding=1))
@@ -140,12 +149,25 @@ class FlowNet(nn.Module):
         state = hidden
         for _ in range(self.iterations):
             g_w = warp(g_all, flow)
-            feats = self.motion(torch.cat([g_w, g_ref, (g_w - g_ref).abs(), e_all, e_ref, flow], dim=1))
+            cues = [g_w, g_ref, (g_w - g_ref).abs(), e_all, e_ref, flow]
+            if self.corr_radius > 0:
+                cues.append(self.correlation(g_ref, g_w))
+            feats = self.motion(torch.cat(cues, dim=1))
             state = self.gru(state, torch.cat([feats, hidden], dim=1))
             flow = flow + self.head(state)
         flows = F.interpolate(flow, scale_factor=8, mode="bilinear", align_corners=False) * 8.0
         others = (torch.arange(n, device=x.device) != ref).to(flows.dtype).view(1, n, 1, 1, 1)
         return flows.view(b, n, *flows.shape[1:]) * others
+
+
+    def correlation(self, ref: torch.Tensor, moving: torch.Tensor) -> torch.Tensor:
+        """``[B, (2r+1)^2, h, w]``: ``<ref(p), moving(p + d)> / sqrt(C)`` for every ``d`` within the radius."""
+        r = self.corr_radius
+        h, w = ref.shape[-2:]
+        padded = F.pad(moving, (r, r, r, r))
+        scale = 1.0 / math.sqrt(ref.shape[1])
+        return torch.cat([(ref * padded[..., dy : dy + h, dx : dx + w]).sum(1, keepdim=True) * scale
+                          for dy in range(2 * r + 1) for dx in range(2 * r + 1)], dim=1)
 
 
 class AttentionNet(nn.Module):
