@@ -45,7 +45,6 @@ def network_flops(engine: str, bracket) -> float:  # noqa: ANN001
     from torch.utils.flop_counter import FlopCounterMode
 
     from hdrfuse.inference.onnx import load_network
-    from hdrfuse.models.layers import pad_to_multiple
 
     import copy
 
@@ -59,7 +58,6 @@ def network_flops(engine: str, bracket) -> float:  # noqa: ANN001
             ldr = torch.empty(1, bracket.n, 3, h, w, device="meta")
             ev = torch.zeros(1, bracket.n, device="meta")
             model(ldr, ev, 1 if engine == "ahdrnet" else bracket.reference)
-    del pad_to_multiple
     return float(counter.get_total_flops())
 
 

@@ -13,7 +13,6 @@ import warnings
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
 
 from .errors import InputError
 
