@@ -191,6 +191,9 @@ class SampleSource:
     (no-reference MEF-SSIM loss). 1 = labels only."""
     flow_strength: tuple[float, float] = (1.0, 4.0)
     """flow task: camera-shake strength range (1 = up to 1.5 deg, 2 % shift, 2 % zoom)."""
+    flow_neighbours: int = 99
+    """flow task: the other frames are at most this many frames of the sequence away from the reference
+    (1 = its neighbours: the smallest exposure gaps)."""
 
     def _real(self, rng: np.random.Generator, need: str) -> tuple[np.ndarray, ...] | None:
         """A crop of a real sequence that has ``need`` ("reference", "hdr", "middle" or "unlabelled"),
@@ -321,7 +324,8 @@ class SampleSource:
             frames, _, _, ev_all = _load_sequence(seq, self.max_side)
             n = len(frames)
             ref = int(rng.integers(1, n - 1))
-            picks = [int(rng.integers(0, ref)), ref, int(rng.integers(ref + 1, n))]
+            gap = self.flow_neighbours
+            picks = [int(rng.integers(max(0, ref - gap), ref)), ref, int(rng.integers(ref + 1, min(n, ref + gap + 1)))]
             stack = _joint_crop([frames[picks]], rng, self.crop, augment=True)[0]
             ev = (ev_all[picks] - ev_all[ref]).astype(np.float32)
         else:

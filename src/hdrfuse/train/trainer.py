@@ -165,7 +165,8 @@ def _streams(cfg: dict[str, Any], samples: str) -> tuple[SampleStream, SampleStr
           "hdr_fraction": float(data.get("hdr_fraction", 0.5)), "real_fraction": float(data.get("real_fraction", 0.0)),
           "labelled_fraction": float(data.get("labelled_fraction", 1.0)),
           "sequence_hdr_fraction": float(data.get("sequence_hdr_fraction", 0.0)),
-          "flow_strength": tuple(float(v) for v in data.get("flow_strength", (1.0, 4.0)))}
+          "flow_strength": tuple(float(v) for v in data.get("flow_strength", (1.0, 4.0))),
+          "flow_neighbours": int(data.get("flow_neighbours", 99))}
     train_real, val_real = real_sequences(data)
     train = SampleStream(SampleSource(photos[0], hdrs[0], sequences=train_real, **kw), samples,
                          cfg["batch_size"], cfg["seed"])
