@@ -9,10 +9,21 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_stacks(names: Iterable[str]) -> Iterator[tuple[str, Path]]:
+    """``(name, folder)`` of each named stack in ``../shared/data/brackets`` that is here (others are
+    reported and skipped)."""
+    for name in names:
+        folder = SHARED / "brackets" / name
+        if not folder.is_dir():
+            print(f"{folder} is not here; skipped")
+            continue
+        yield name, folder
 
 
 def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:

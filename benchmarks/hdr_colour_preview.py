@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from _common import SHARED, print_table
+from _common import print_table, shared_stacks
 
 STACKS = ("hdrtoolbox_stacks/stack_ghost", "debevec_memorial/memorial", "colour_hdri_frobisher/frobisher_001",
           "hdrtoolbox_stacks/stack_room")
@@ -27,11 +27,7 @@ def main() -> int:
     from hdrfuse.classical.tonemap import reinhard
 
     rows = []
-    for name in STACKS:
-        folder = SHARED / "brackets" / name
-        if not folder.is_dir():
-            print(f"{folder} is not here; skipped")
-            continue
+    for name, folder in shared_stacks(STACKS):
         b = make_bracket(folder)
         frames, times = b.uint8_frames(), b.exposure_times
         ratios = []

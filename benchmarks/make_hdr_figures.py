@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _common import SHARED, print_table
+from _common import print_table, shared_stacks
 from make_figures import label
 
 STACKS = ("hdrtoolbox_stacks/stack_ghost", "dynamic_horse_ghostfree/horse")
@@ -41,11 +41,7 @@ def main() -> int:
     from hdrfuse.models.flexhdr.engine import fuse_hdr_net
 
     rows, sheet = [], []
-    for stack in STACKS:
-        folder = SHARED / "brackets" / stack
-        if not folder.is_dir():
-            print(f"{folder} is not here; skipped")
-            continue
+    for stack, folder in shared_stacks(STACKS):
         bracket = make_bracket(folder)
         frames = bracket.numpy_frames()
         tiles = [label(f, f"frame {i}{' (ref)' if i == bracket.reference else ''}") for i, f in enumerate(frames)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
 from typing import TYPE_CHECKING, Any
 
 import numpy as np

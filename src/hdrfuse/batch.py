@@ -98,6 +98,8 @@ def find_brackets(root: str | os.PathLike[str], out: str | os.PathLike[str], suf
     """(jobs, not_brackets) under ``root``: every folder's frames, split by :func:`split_shots`; a group of
     one frame is listed in ``not_brackets`` (status ``"not a bracket"``), not fused. ``skip``: a folder
     not to search (the output folder when it lies inside ROOT)."""
+    import warnings
+
     from .bracket import folder_frames
 
     root, out = Path(root), Path(out)
@@ -107,8 +109,6 @@ def find_brackets(root: str | os.PathLike[str], out: str | os.PathLike[str], suf
     for folder, subdirs, _ in os.walk(root):
         subdirs[:] = sorted(d for d in subdirs if not d.startswith(".")
                             and os.path.realpath(os.path.join(folder, d)) != skip_real)
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # earlier outputs in the tree are skipped quietly here
             files, _ = folder_frames(folder)
@@ -130,16 +130,20 @@ def find_brackets(root: str | os.PathLike[str], out: str | os.PathLike[str], suf
     return jobs, singles
 
 
-def _fuse_job(job: Job, method: str, align: str, device: str, overwrite: bool, threads: int,
+def _worker_init(threads: int) -> None:
+    """A worker process's share of the cores, read by torch and numba when (and only if) a method imports
+    them -- set before any import, so classical methods never load torch to set it."""
+    for var in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(max(1, threads))
+
+
+def _fuse_job(job: Job, method: str, align: str, device: str, overwrite: bool,
               options: dict[str, object]) -> Job:
     """Worker: fuse one bracket; every failure becomes the job's status and message, never a crash."""
     import warnings
 
     start = time.perf_counter()
     try:
-        import torch
-
-        torch.set_num_threads(max(1, threads))
         from .api import fuse_files
 
         job.output.parent.mkdir(parents=True, exist_ok=True)
@@ -176,7 +180,7 @@ def run_batch(root: str | os.PathLike[str], out: str | os.PathLike[str], method:
     ``failed`` or ``not a bracket``) after writing ``out/batch_summary.csv``.
 
     ``jobs``: worker processes (default: one per core, at most the number of brackets); each gets an
-    equal share of the cores as torch threads. ``fmt``: output ending (default ``jpg`` for fusion
+    equal share of the cores as torch/numba threads. ``fmt``: output ending (default ``jpg`` for fusion
     methods, ``exr`` for HDR methods, which also get a ``*.preview.jpg``).
     """
     from .api import planned_outputs
@@ -213,7 +217,7 @@ def run_batch(root: str | os.PathLike[str], out: str | os.PathLike[str], method:
     workers = max(1, min(jobs or cores, len(todo) or 1))
     threads = max(1, cores // workers)
     done: list[Job] = []
-    args = (method, align, device, overwrite, threads, options)
+    args = (method, align, device, overwrite, options)
     try:
         if workers == 1:
             for job in progress(todo, "brackets", show_progress):
@@ -222,7 +226,8 @@ def run_batch(root: str | os.PathLike[str], out: str | os.PathLike[str], method:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor, as_completed
 
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init,
+                                     initargs=(threads,)) as pool:
                 futures = [pool.submit(_fuse_job, job, *args) for job in todo]
                 for future in progress(as_completed(futures), "brackets", show_progress, total=len(futures)):
                     done.append(future.result())

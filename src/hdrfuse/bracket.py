@@ -130,7 +130,9 @@ class Bracket:
             return self
         x = np.clip(as_numpy(self.frames), 0.0, 1.0)
         if encoding == "srgb":
-            encoded = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(np.maximum(x, 0.0031308), 1 / 2.4) - 0.055)
+            from .classical.tonemap import srgb_encode
+
+            encoded = srgb_encode(x)
         elif encoding == "gamma":
             encoded = np.power(x, 1 / 2.2)
         else:
@@ -160,12 +162,16 @@ class Bracket:
         if self.bit_depth == 8:
             return self.uint8_frames()
         if self.bit_depth == 16:
-            return [np.clip(f * 65535.0 + 0.5, 0, 65535).astype(np.uint16) for f in self.numpy_frames()]
+            return self._codes(65535, np.uint16)
         return [np.ascontiguousarray(f, dtype=np.float32) for f in self.numpy_frames()]
+
+    def _codes(self, top: int, dtype: type) -> list[np.ndarray]:
+        """Frames rounded to integer codes ``0..top``."""
+        return [np.clip(f * float(top) + 0.5, 0, top).astype(dtype) for f in self.numpy_frames()]
 
     def uint8_frames(self) -> list[np.ndarray]:
         """Frames as HxWx3 uint8 RGB (for OpenCV's 8-bit algorithms)."""
-        return [np.clip(f * 255.0 + 0.5, 0, 255).astype(np.uint8) for f in self.numpy_frames()]
+        return self._codes(255, np.uint8)
 
     def ev(self) -> np.ndarray | None:
         """Exposure of each frame in stops relative to the reference, or ``None``."""

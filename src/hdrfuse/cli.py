@@ -13,7 +13,6 @@ import warnings
 from fractions import Fraction
 from pathlib import Path
 
-
 from .errors import InputError
 
 EXIT_BAD_INPUT = 2
@@ -157,13 +156,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args: argparse.Namespace, frames: list | None = None):  # noqa: ANN202 - returns a Bracket
-    """The bracket the arguments name; ``frames``: the inputs already expanded (folders -> files)."""
+def _load(args: argparse.Namespace):  # noqa: ANN202 - returns a Bracket
+    """The bracket the arguments name (numpy frames: ``info`` needs no torch)."""
     from .bracket import make_bracket
     from .io.read import parse_exposure_times
 
     times = parse_exposure_times(args.exposure_times) if args.exposure_times else None
-    return make_bracket(args.inputs if frames is None else frames, exposure_times=times, reference=args.reference,
+    return make_bracket(args.inputs, exposure_times=times, reference=args.reference,
                         max_pixels=args.max_pixels, use_exif=not args.ignore_exif, show_progress=True,
                         tensor=False)
 

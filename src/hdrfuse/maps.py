@@ -37,6 +37,18 @@ def map_planes(arr: np.ndarray) -> list[np.ndarray]:
     return [arr] if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 3) else list(arr)
 
 
+def map_files(maps: dict[str, np.ndarray], stem: str) -> list[tuple[str, str, int | None, np.ndarray]]:
+    """``(file name, map name, frame index or None, plane)`` of every PNG :func:`write_maps` writes:
+    ``STEM_NAME.png``, or ``STEM_NAME_i.png`` per frame of an NxHxW map."""
+    files = []
+    for name, arr in maps.items():
+        planes = map_planes(arr)
+        for i, plane in enumerate(planes):
+            frame = i if len(planes) > 1 else None
+            files.append((f"{stem}_{name}" + ("" if frame is None else f"_{i}") + ".png", name, frame, plane))
+    return files
+
+
 def write_maps(maps: dict[str, np.ndarray], folder: Path, stem: str, method: str = "",
                overwrite: bool = False) -> list[Path]:
     """Each map as PNG(s) ``STEM_NAME[_i].png``, then ``STEM_maps.txt`` (the legend: file, meaning, value
@@ -47,18 +59,15 @@ def write_maps(maps: dict[str, np.ndarray], folder: Path, stem: str, method: str
     folder = Path(folder)
     written: list[Path] = []
     lines = [f"Maps of {method or 'the method'} for {stem} (written by hdrfuse)", ""]
-    for name, arr in maps.items():
-        planes = map_planes(arr)
-        for i, plane in enumerate(planes):
-            lo, hi = float(plane.min()), float(plane.max())
-            if plane.ndim == 2:
-                plane = plane / hi if hi > 0 else plane
-            suffix = f"_{i}" if len(planes) > 1 else ""
-            path = write_image(folder / f"{stem}_{name}{suffix}.png", plane, overwrite=overwrite)
-            written.append(path)
-            frame = f" (frame {i}, darkest first)" if len(planes) > 1 else ""
-            scale = f"values {lo:.3g}..{hi:.3g}, white = {hi:.3g}" if plane.ndim == 2 else "an image"
-            lines.append(f"{path.name}: {legend(name)}{frame}; {scale}")
+    for file, name, frame, plane in map_files(maps, stem):
+        lo, hi = float(plane.min()), float(plane.max())
+        if plane.ndim == 2:
+            plane = plane / hi if hi > 0 else plane
+        path = write_image(folder / file, plane, overwrite=overwrite)
+        written.append(path)
+        which = "" if frame is None else f" (frame {frame}, darkest first)"
+        scale = f"values {lo:.3g}..{hi:.3g}, white = {hi:.3g}" if plane.ndim == 2 else "an image"
+        lines.append(f"{path.name}: {legend(name)}{which}; {scale}")
     if not maps:
         lines.append(f"{method or 'this method'} has no explanatory maps.")
     text = "\n".join(lines) + "\n"

@@ -163,12 +163,12 @@ def mertens2007_cpu(
     shape = frames[0].shape
     if len(shape) != 3 or shape[2] != 3 or any(f.shape != shape for f in frames):
         raise ValueError(f"frames must be HxWx3 arrays of one size, got {[f.shape for f in frames]}")
-    scales = {np.dtype(np.uint8): 1.0 / 255.0, np.dtype(np.uint16): 1.0 / 65535.0, np.dtype(np.float32): 1.0}
-    if frames[0].dtype not in scales or any(f.dtype != frames[0].dtype for f in frames):
+    codes = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535, np.dtype(np.float32): None}  # top code
+    if frames[0].dtype not in codes or any(f.dtype != frames[0].dtype for f in frames):
         raise TypeError(f"frames must all be uint8, uint16 or float32, got {[str(f.dtype) for f in frames]}")
-    levels_of = {np.dtype(np.uint8): 256, np.dtype(np.uint16): 65536}
-    integer = frames[0].dtype in levels_of
-    lut = kernels.tables(levels_of[frames[0].dtype], scales[frames[0].dtype]) if integer else None
+    top = codes[frames[0].dtype]
+    integer = top is not None
+    lut = kernels.tables(top + 1, 1.0 / top) if integer else None
     h, w = shape[:2]
     frames = [np.ascontiguousarray(f) for f in frames]
     weights = np.empty((len(frames), h, w), np.float32)

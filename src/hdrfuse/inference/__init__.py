@@ -36,14 +36,12 @@ def resolve_backend(backend: str | None, device: torch.device) -> str:
     >>> resolve_backend(None, torch.device("cpu")), resolve_backend("onnxruntime", torch.device("cpu"))
     ('torch', 'onnxruntime')
     """
+    from ..errors import InputError
+
     backend = backend or "torch"
     if backend not in BACKENDS:
-        from ..errors import InputError
-
         raise InputError(f"backend '{backend}' is not one of {', '.join(BACKENDS)}")
     if backend == "onnxruntime" and device.type != "cpu":
-        from ..errors import InputError
-
         raise InputError("--backend onnxruntime runs on the CPU only (use --device cpu)")
     return backend
 

@@ -22,6 +22,7 @@ cache, ``$HDRFUSE_CACHE`` or ``~/.cache/hdrfuse``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import warnings
@@ -195,6 +196,12 @@ def cache_dir() -> Path:
 _SESSIONS: dict[str, Any] = {}
 
 
+@functools.lru_cache(maxsize=32)
+def _digest(path: str, mtime_ns: int, size: int) -> str:
+    """The weights file's content hash, read once per file version (not on every fusion)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
 def session_for(method: str, weights: str | os.PathLike[str] | None = None):  # noqa: ANN201
     """An ONNX Runtime session of the method's graph, exported on first use into :func:`cache_dir` (one
     file per weights file's content and torch version)."""
@@ -202,7 +209,8 @@ def session_for(method: str, weights: str | os.PathLike[str] | None = None):  # 
 
     _check_method(method)
     source = Path(weights) if weights is not None else shipped_weights(method)
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    stat = source.stat()
+    digest = _digest(str(source.resolve()), stat.st_mtime_ns, stat.st_size)
     file = cache_dir() / f"{method}-{digest}-torch{torch.__version__.split('+')[0]}.onnx"
     key = str(file)
     if key not in _SESSIONS:

@@ -77,7 +77,7 @@ def run_job(job: Job, align: str, tonemap: str, device: str = "cpu") -> None:
     from ..bracket import make_bracket
     from ..classical.tonemap import tonemap as apply_tonemap
     from ..io.write import write_image
-    from ..maps import LEGENDS, legend, map_planes, write_maps
+    from ..maps import LEGENDS, legend, map_files, write_maps
 
     start = time.perf_counter()
     folder = job.folder
@@ -106,13 +106,8 @@ def run_job(job: Job, align: str, tonemap: str, device: str = "cpu") -> None:
         maps_dir = out / "maps"
         maps_dir.mkdir()
         write_maps(result.maps, maps_dir, "result", job.method)
-        maps = []
-        for name, arr in result.maps.items():
-            planes = map_planes(arr)
-            for i in range(len(planes)):
-                suffix = f"_{i}" if len(planes) > 1 else ""
-                maps.append({"name": f"maps/result_{name}{suffix}.png", "map": name,
-                             "frame": i if len(planes) > 1 else None, "legend": legend(name)})
+        maps = [{"name": f"maps/{file}", "map": name, "frame": frame, "legend": legend(name)}
+                for file, name, frame, _ in map_files(result.maps, "result")]
         job.result = {
             "kind": result.kind, "frames": bracket.n, "size": list(bracket.size), "reference": bracket.reference,
             "exposure_source": bracket.exposure_source,

@@ -38,7 +38,6 @@ def fuse_hdr_net(
     """
     use_bf16 = resolve_bf16(device, bf16)
     tile = resolve_tile(tile, bracket.size)
-    model = load_model(name, _build(name)).to(device)
     frames, ref, n = bracket.frames, bracket.reference, bracket.n
     from ...bracket import require_distinct_exposures
 
@@ -49,11 +48,13 @@ def fuse_hdr_net(
 
         raise InputError("the ahdrnet baseline takes exactly 3 frames with the middle one as reference")
     layout: dict[str, int] = {}  # map name -> channels, in the order they follow the 3 HDR channels
-    session = None
+    session = model = None
     if resolve_backend(backend, device) == "onnxruntime":
         from ...inference.onnx import session_for
 
         session = session_for(name)
+    else:
+        model = load_model(name, _build(name)).to(device)
 
     def forward(frames_tile: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The network on one tile: (HDR [1, 3, h, w], maps)."""

@@ -159,7 +159,6 @@ class FlowNet(nn.Module):
         others = (torch.arange(n, device=x.device) != ref).to(flows.dtype).view(1, n, 1, 1, 1)
         return flows.view(b, n, *flows.shape[1:]) * others
 
-
     def correlation(self, ref: torch.Tensor, moving: torch.Tensor) -> torch.Tensor:
         """``[B, (2r+1)^2, h, w]``: ``<ref(p), moving(p + d)> / sqrt(C)`` for every ``d`` within the radius."""
         r = self.corr_radius

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from ...bracket import Bracket
@@ -36,8 +38,6 @@ def fuse_twophase(
     ``backend``: ``"torch"`` (default) or ``"onnxruntime"`` (the exported graph, CPU).
     """
     tile = resolve_tile(tile, bracket.size)
-    onnx = resolve_backend(backend, device) == "onnxruntime"
-    model = load_twophase(weights).to(device)
     iu, io, im = select_inputs(bracket.frames, bracket.exposure_times)
     # the image continued by reflection past its border: a network's own border effects (zero padding
     # in the first shipped weights drew a bright line along the edge) fall into this margin, cut below
@@ -57,13 +57,13 @@ def fuse_twophase(
 
         return run
 
-    model = model.to(memory_format=fmt)
-    if onnx:
+    if resolve_backend(backend, device) == "onnxruntime":
         from ...inference.onnx import session_for
 
         session = session_for("twophase", weights)
-        phase1, phase2 = _onnx_part(session, 0), _onnx_part(session, 1)
+        phase1, phase2 = _padded(_onnx_phase(session, 0)), _padded(_onnx_phase(session, 1))
     else:
+        model = load_twophase(weights).to(device).to(memory_format=fmt)
         phase1, phase2 = call(_padded(model.unet)), call(_padded(model.amnet))
     if im is None:
         inter = run_tiled(phase1, [under, over], tile, overlap, device)
@@ -80,30 +80,28 @@ def fuse_twophase(
     )
 
 
-def _onnx_part(session: object, part: int):  # noqa: ANN202
-    """Phase 1 (``part`` 0: under, over) or 2 (1: under, inter, over) of the exported graph on padded tiles;
-    the other phase gets an 8x8 dummy (ONNX Runtime runs every node)."""
+def _onnx_phase(session: object, part: int):  # noqa: ANN202
+    """Phase 1 (``part`` 0: under, over) or 2 (1: under, inter, over) of the exported graph, on inputs
+    already padded to its multiple (:class:`_padded`); the other phase gets an 8x8 dummy (ONNX Runtime
+    runs every node)."""
     from ...inference.onnx import run_session
-    from ..layers import pad_to_multiple
 
     def run(*xs: torch.Tensor) -> torch.Tensor:
-        h, w = xs[0].shape[-2:]
-        padded = [pad_to_multiple(x.float(), 4)[0] for x in xs]
         dummy = torch.zeros(1, 3, 8, 8)
         if part == 0:
-            feeds = {"unet_under": padded[0], "unet_over": padded[1], "under": dummy, "inter": dummy, "over": dummy}
+            feeds = {"unet_under": xs[0], "unet_over": xs[1], "under": dummy, "inter": dummy, "over": dummy}
         else:
-            feeds = {"unet_under": dummy, "unet_over": dummy, "under": padded[0], "inter": padded[1],
-                     "over": padded[2]}
-        return run_session(session, feeds)[part][..., :h, :w]
+            feeds = {"unet_under": dummy, "unet_over": dummy, "under": xs[0], "inter": xs[1], "over": xs[2]}
+        return run_session(session, feeds)[part]
 
     return run
 
 
 class _padded(torch.nn.Module):  # noqa: N801 - a thin wrapper
-    """Pads inputs to the network's multiple of 4 and crops the output back."""
+    """Pads inputs to the network's multiple of 4 and crops the output back (``net``: a module, or the
+    exported graph's phase)."""
 
-    def __init__(self, net: torch.nn.Module) -> None:
+    def __init__(self, net: torch.nn.Module | Callable[..., torch.Tensor]) -> None:
         super().__init__()
         self.net = net
 
