@@ -61,8 +61,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="global alignment: none (tripod, default), mtb (shifts), ecc (hand-held)")
     fuse.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     fuse.add_argument("--tile", type=int, default=None, metavar="PX",
-                      help="learned methods: tile side for inference (default 512; smaller needs less "
-                      "memory, 0 = the whole image in one pass, fastest on a large GPU)")
+                      help="learned methods: tile side for inference (default: the tiles that compute the "
+                      "fewest pixels within half the free memory, at most $HDRFUSE_MEMORY_GB (4) on the "
+                      "CPU; 0 = the whole image in one pass)")
     fuse.add_argument("--precision", choices=["fp32", "bf16"], default=None,
                       help="learned methods: arithmetic (default bf16 on CUDA, fp32 on CPU)")
     fuse.add_argument("--backend", choices=["torch", "onnxruntime"], default=None,
@@ -367,7 +368,7 @@ def _oom_advice(args: argparse.Namespace) -> str:
         where = f"{inputs[0]}{' ...' if len(inputs) > 1 else ''}: "
     tips = []
     if getattr(args, "tile", None) is None and getattr(args, "method", "mertens") != "mertens":
-        tips.append("a smaller --tile (e.g. 256)")
+        tips.append("a smaller --tile (e.g. 256) or HDRFUSE_MEMORY_GB=2")
     elif getattr(args, "tile", None):
         tips.append(f"a smaller --tile than {args.tile}")
     tips.append("smaller frames")

@@ -325,7 +325,10 @@ class SampleSource:
             n = len(frames)
             ref = int(rng.integers(1, n - 1))
             gap = self.flow_neighbours
-            picks = [int(rng.integers(max(0, ref - gap), ref)), ref, int(rng.integers(ref + 1, min(n, ref + gap + 1)))]
+            if gap > 0:
+                picks = [int(rng.integers(max(0, ref - gap), ref)), ref, int(rng.integers(ref + 1, min(n, ref + gap + 1)))]
+            else:  # a curriculum's first stage: the reference frame itself, moved (no exposure gap)
+                picks = [ref, ref, ref]
             stack = _joint_crop([frames[picks]], rng, self.crop, augment=True)[0]
             ev = (ev_all[picks] - ev_all[ref]).astype(np.float32)
         else:

@@ -2,7 +2,7 @@
 
 import torch
 
-from .tiling import run_tiled, tile_starts
+from .tiling import run_tiled, tile_spans
 
 
 def resolve_bf16(device: torch.device, bf16: bool | None) -> bool:
@@ -16,15 +16,73 @@ def resolve_bf16(device: torch.device, bf16: bool | None) -> bool:
     return (device.type == "cuda") if bf16 is None else bool(bf16)
 
 
-def resolve_tile(tile: int | None, size: tuple[int, int], default: int = 512) -> int:
-    """The tile side to use: ``default`` when ``None``, the whole image (one pass) when 0.
+MEMORY_LIMIT_GIB = 4.0
+"""Default ceiling for a learned engine's working memory on the CPU (``$HDRFUSE_MEMORY_GB`` changes it)."""
 
-    >>> resolve_tile(None, (600, 900)), resolve_tile(0, (600, 900)), resolve_tile(256, (600, 900))
-    (512, 900, 256)
+
+def available_memory(device: torch.device) -> int:
+    """Bytes free now: the GPU's free memory on CUDA, else the system's available memory
+    (``MemAvailable`` on Linux, physical memory elsewhere)."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import os
+
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def memory_budget(device: torch.device) -> int:
+    """Bytes a learned engine may use: on the CPU half the available memory, at most
+    ``$HDRFUSE_MEMORY_GB`` (default :data:`MEMORY_LIMIT_GIB`); on a GPU 80 % of its free memory."""
+    import os
+
+    free = available_memory(device)
+    if device.type == "cuda":
+        return int(0.8 * free)
+    limit = float(os.environ.get("HDRFUSE_MEMORY_GB") or MEMORY_LIMIT_GIB) * 2**30
+    return int(min(0.5 * free, limit))
+
+
+def plan_tiles(size: tuple[int, int], bytes_per_pixel: float, budget: float, overlap: int,
+               multiple: int = 8, smallest: int = 128) -> tuple[int, int]:
+    """The tile ``(height, width)`` that computes the fewest pixels (overlaps included) while one tile's
+    activations, ``bytes_per_pixel`` each, fit in ``budget`` bytes; the whole image when it fits.
+
+    >>> plan_tiles((1000, 1500), 1000.0, 2e9, 64)  # fits: one pass
+    (1000, 1500)
+    >>> plan_tiles((1000, 1500), 10_000.0, 4e9, 64)  # 0.4 MP per tile: 2 x 3 tiles of 536 x 544
+    (536, 544)
     """
-    if tile is None:
-        return default
-    return max(size) if tile == 0 else int(tile)
+    h, w = size
+    limit = budget / max(bytes_per_pixel, 1e-9)
+
+    def side(length: int, count: int) -> int:  # the tile side that covers ``length`` with ``count`` tiles
+        if count == 1:
+            return length
+        need = -(-(length + (count - 1) * overlap) // count) + 1
+        return tile_spans(length, -(-need // multiple) * multiple, overlap, multiple)[1]
+
+    best: tuple[int, int, int, int] | None = None
+    for ny in range(1, 65):
+        th = side(h, ny)
+        for nx in range(1, 65):
+            tw = side(w, nx)
+            if th * tw > limit and (th > smallest or tw > smallest):
+                continue
+            cost = (len(tile_spans(h, th, overlap, multiple)[0]) * th * len(tile_spans(w, tw, overlap, multiple)[0]) * tw,
+                    ny * nx)
+            if best is None or cost < best[:2]:
+                best = (*cost, th, tw)
+            break  # more columns only cost more
+    if best is None:
+        return smallest, smallest
+    return best[2], best[3]
 
 
 BACKENDS = ("torch", "onnxruntime")
@@ -46,4 +104,5 @@ def resolve_backend(backend: str | None, device: torch.device) -> str:
     return backend
 
 
-__all__ = ["BACKENDS", "resolve_backend", "resolve_bf16", "resolve_tile", "run_tiled", "tile_starts"]
+__all__ = ["BACKENDS", "available_memory", "memory_budget", "plan_tiles", "resolve_backend", "resolve_bf16",
+           "run_tiled", "tile_spans"]

@@ -6,10 +6,15 @@ import numpy as np
 import torch
 
 from ...bracket import Bracket
-from ...inference import resolve_backend, resolve_bf16, resolve_tile, run_tiled
+from ...inference import memory_budget, plan_tiles, resolve_backend, resolve_bf16, run_tiled
 from ...methods import Result
 from ..shipped import load_model
 
+
+TILE_BYTES = {("flexhdr", "torch"): 3_900, ("flexhdr", "onnxruntime"): 9_400,
+              ("ahdrnet", "torch"): 1_600, ("ahdrnet", "onnxruntime"): 4_500}
+"""Working memory per tile pixel and frame of one forward pass (``benchmarks/tile_memory.py`` measures it:
+flexhdr 3.6 / 9.0 KB, ahdrnet 1.4 / 4.1 KB with torch / ONNX Runtime; these add ~8 % headroom)."""
 
 MAP_KEYS = ("attention", "uncertainty", "confidence")
 """The networks' maps returned beside the HDR (per frame; ahdrnet: attention of the non-reference frames)."""
@@ -32,13 +37,15 @@ def fuse_hdr_net(
 ) -> Result:
     """Run a learned HDR engine on a bracket; the HDR is divided by the reference's exposure time.
 
-    ``tile``: side of the inference tiles (default 512 px, 0 = the whole image in one pass).
+    ``tile``: side of the inference tiles (default: the fewest pixels computed within
+    :func:`~hdrfuse.inference.memory_budget`; 0 = the whole image in one pass).
     ``bf16``: autocast to bfloat16 (default: on CUDA only; CPUs without native bf16 run it slower).
     ``backend``: ``"torch"`` (default) or ``"onnxruntime"`` (the exported graph, CPU).
     """
     use_bf16 = resolve_bf16(device, bf16)
-    tile = resolve_tile(tile, bracket.size)
     frames, ref, n = bracket.frames, bracket.reference, bracket.n
+    which = resolve_backend(backend, device)
+    tiles = tile_shape(name, which, bracket.size, n, device, tile, overlap)
     from ...bracket import require_distinct_exposures
 
     times = require_distinct_exposures(bracket, name)
@@ -49,7 +56,7 @@ def fuse_hdr_net(
         raise InputError("the ahdrnet baseline takes exactly 3 frames with the middle one as reference")
     layout: dict[str, int] = {}  # map name -> channels, in the order they follow the 3 HDR channels
     session = model = None
-    if resolve_backend(backend, device) == "onnxruntime":
+    if which == "onnxruntime":
         from ...inference.onnx import session_for
 
         session = session_for(name)
@@ -80,13 +87,26 @@ def fuse_hdr_net(
         return torch.cat([out, *extra], dim=1)
 
     flat = frames.reshape(1, n * 3, *frames.shape[-2:])
-    stacked = run_tiled(run, [flat], tile, overlap, device)[0]
+    stacked = run_tiled(run, [flat], tiles, overlap, device, multiple=8)[0]
     hdr, maps, at = stacked[:3], {}, 3
     for key, channels in layout.items():
-        maps[key] = stacked[at : at + channels].cpu().numpy().astype(np.float32)
+        maps[key] = stacked[at : at + channels].numpy()  # views of the accumulator: no copies
         at += channels
-    image = (hdr.clamp_min(0) / float(times[ref])).permute(1, 2, 0).numpy()
-    return Result(image=image.astype(np.float32), kind="hdr", maps=maps, info={"exposure_times": times})
+    image = np.ascontiguousarray(hdr.clamp_(min=0).div_(float(times[ref])).permute(1, 2, 0).numpy())
+    return Result(image=image, kind="hdr", maps=maps, info={"exposure_times": times, "tile": tiles})
+
+
+def tile_shape(name: str, backend: str, size: tuple[int, int], n: int, device: torch.device,
+               tile: int | None, overlap: int) -> tuple[int, int]:
+    """``(height, width)`` of the inference tiles: ``tile`` when given (0: the whole image), else the
+    shape that computes the fewest pixels while one tile's activations fit in the memory budget left
+    after the full-size inputs, accumulators and outputs."""
+    h, w = size
+    if tile is not None:
+        return (h, w) if tile == 0 else (int(tile), int(tile))
+    fixed = h * w * 4 * (3 * n + (4 + 3 * n) + 3)  # frames, accumulators (HDR, maps, weights), output
+    budget = memory_budget(device) - fixed
+    return plan_tiles(size, TILE_BYTES[(name, backend)] * n, budget, overlap, multiple=8)
 
 
 def _onnx_forward(session: object, name: str, frames: torch.Tensor, ev: torch.Tensor,

@@ -102,6 +102,17 @@ class ConvGRU(nn.Module):
         return (1 - z) * h + z * q
 
 
+class ResBlock(nn.Module):
+    """``x + conv(lrelu(conv(x)))``: a residual block of two 3x3 convolutions."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(conv(channels, channels), conv(channels, channels, act=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.leaky_relu(x + self.body(x), 0.2)
+
+
 class FlowNet(nn.Module):
     """Light RAFT-like flow for exposure brackets: 1/8-resolution encoder with max-pool sharing across
     all frames, iterative ConvGRU refinement from (F_i, F_r, E_i), flow upsampled x8.
@@ -109,15 +120,20 @@ class FlowNet(nn.Module):
     ``corr_radius > 0`` adds RAFT's cue, a local correlation volume: the dot products of the reference's
     features with the warped frame's at every displacement within the radius (at 1/8 resolution), so the
     refinement sees where the match is instead of inferring it from stacked features (0 keeps the shipped
-    weights' architecture).
+    weights' architecture). ``encoder_blocks > 0`` puts that many residual blocks (two 3x3 convolutions)
+    after each downsampling step, as RAFT's feature encoder has, so the features that are matched describe
+    more than a 15 px neighbourhood (0: the shipped three-convolution encoder).
     """
 
     def __init__(self, in_ch: int = 6, dims: tuple[int, int, int] = (32, 48, 64), hidden: int = 64,
-                 iterations: int = 4, corr_radius: int = 0) -> None:
+                 iterations: int = 4, corr_radius: int = 0, encoder_blocks: int = 0,
+                 soft_argmax: bool = False) -> None:
         super().__init__()
         d1, d2, d3 = dims
         self.corr_radius = int(corr_radius)
         self.down = nn.ModuleList([conv(in_ch + 1, d1, stride=2), conv(d1, d2, stride=2), conv(d2, d3, stride=2)])
+        self.blocks = nn.ModuleList([nn.Sequential(*[ResBlock(d) for _ in range(int(encoder_blocks))])
+                                     for d in dims])
         self.share = nn.ModuleList([Share(d1), Share(d2), Share(d3)])
         self.context = conv(d3, hidden)
         motion_in = 3 * d3 + 2 + 2 + (2 * self.corr_radius + 1) ** 2 * (self.corr_radius > 0)
@@ -125,6 +141,9 @@ class FlowNet(nn.Module):
         self.gru = ConvGRU(hidden, 2 * hidden)
         self.head = nn.Sequential(conv(hidden, 64), nn.Conv2d(64, 2, 3, padding=1))
         self.iterations = iterations
+        self.soft_argmax = bool(soft_argmax) and self.corr_radius > 0
+        if self.soft_argmax:
+            self.temperature = nn.Parameter(torch.tensor(1.0))
 
     def forward(self, x: torch.Tensor, conf: torch.Tensor, ref: int) -> torch.Tensor:
         """``x [B, N, C, H, W]`` (H, W multiples of 8), ``conf [B, N, 1, H, W]`` -> flows ``[B, N, 2, H, W]``.
@@ -134,8 +153,8 @@ class FlowNet(nn.Module):
         """
         b, n = x.shape[:2]
         g = torch.cat([x, conf], dim=2)
-        for down, share in zip(self.down, self.share):
-            g = share(per_stream(down, g))
+        for down, blocks, share in zip(self.down, self.blocks, self.share):
+            g = share(per_stream(nn.Sequential(down, blocks), g))
         e = F.avg_pool2d(conf.flatten(0, 1), 8)
         e = e.view(b, n, *e.shape[1:])
 
@@ -155,14 +174,29 @@ class FlowNet(nn.Module):
             feats = self.motion(torch.cat(cues, dim=1))
             state = self.gru(state, torch.cat([feats, hidden], dim=1))
             flow = flow + self.head(state)
+            if self.soft_argmax:
+                flow = flow + self.expected_shift(cues[-1])
         flows = F.interpolate(flow, scale_factor=8, mode="bilinear", align_corners=False) * 8.0
         others = (torch.arange(n, device=x.device) != ref).to(flows.dtype).view(1, n, 1, 1, 1)
         return flows.view(b, n, *flows.shape[1:]) * others
+
+    def expected_shift(self, corr: torch.Tensor) -> torch.Tensor:
+        """``[B, 2, h, w]``: the displacement expected under ``softmax(temperature * corr)`` over the
+        window (a soft arg-max of the correlation volume, as cost-volume flow networks read it out), so the
+        end-point error trains the features to peak where the match is from the first step."""
+        r = self.corr_radius
+        p = torch.softmax(corr * self.temperature, dim=1)
+        d = torch.arange(-r, r + 1, device=corr.device, dtype=corr.dtype)
+        dy, dx = torch.meshgrid(d, d, indexing="ij")
+        return torch.stack([(p * dx.reshape(1, -1, 1, 1)).sum(1), (p * dy.reshape(1, -1, 1, 1)).sum(1)], dim=1)
 
     def correlation(self, ref: torch.Tensor, moving: torch.Tensor) -> torch.Tensor:
         """``[B, (2r+1)^2, h, w]``: ``<ref(p), moving(p + d)> / sqrt(C)`` for every ``d`` within the radius."""
         r = self.corr_radius
         h, w = ref.shape[-2:]
+        # per-channel zero mean, unit variance over the tile (RAFT's encoder ends in instance norm): without
+        # it the features' common positive level dominates every dot product and the volume is flat
+        ref, moving = F.instance_norm(ref), F.instance_norm(moving)
         padded = F.pad(moving, (r, r, r, r))
         scale = 1.0 / math.sqrt(ref.shape[1])
         return torch.cat([(ref * padded[..., dy : dy + h, dx : dx + w]).sum(1, keepdim=True) * scale

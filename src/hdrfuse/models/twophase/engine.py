@@ -7,10 +7,14 @@ from collections.abc import Callable
 import torch
 
 from ...bracket import Bracket
-from ...inference import resolve_backend, resolve_bf16, resolve_tile, run_tiled
+from ...inference import memory_budget, plan_tiles, resolve_backend, resolve_bf16, run_tiled
 from ...methods import Result
 from ..shipped import load_model
 from .amnet import TwoPhase, select_inputs
+
+TILE_BYTES = {"torch": 2_800, "onnxruntime": 5_000}
+"""Working memory per tile pixel of AMNet's forward pass, the larger phase (``benchmarks/tile_memory.py``:
+2.6 KB with torch, 4.8 KB with ONNX Runtime; these add ~8 % headroom)."""
 
 BORDER_MARGIN = 8
 """Pixels of reflected image added around the frames before the networks and cut after."""
@@ -34,10 +38,11 @@ def fuse_twophase(
 ) -> Result:
     """Run the engine on a bracket: (darkest, brightest) and a real middle frame when there is one.
 
-    ``tile``: side of the inference tiles (default 512 px, 0 = the whole image in one pass).
+    ``tile``: side of the inference tiles (default: the fewest pixels computed within
+    :func:`~hdrfuse.inference.memory_budget`; 0 = the whole image in one pass).
     ``backend``: ``"torch"`` (default) or ``"onnxruntime"`` (the exported graph, CPU).
     """
-    tile = resolve_tile(tile, bracket.size)
+    which = resolve_backend(backend, device)
     iu, io, im = select_inputs(bracket.frames, bracket.exposure_times)
     # the image continued by reflection past its border: a network's own border effects (zero padding
     # in the first shipped weights drew a bright line along the edge) fall into this margin, cut below
@@ -46,6 +51,12 @@ def fuse_twophase(
     mode = "reflect" if min(h, w) > margin else "replicate"
     frames = torch.nn.functional.pad(bracket.frames, (margin, margin, margin, margin), mode=mode)
     under, over = frames[iu : iu + 1], frames[io : io + 1]
+    hp, wp = frames.shape[-2:]
+    if tile is None:  # frames, the intermediate, the output and its weights stay whole
+        budget = memory_budget(device) - hp * wp * 4 * (3 * bracket.n + 3 + 4)
+        tiles = plan_tiles((hp, wp), TILE_BYTES[which], budget, overlap, multiple=4)
+    else:
+        tiles = (hp, wp) if tile == 0 else (int(tile), int(tile))
     use_bf16 = resolve_bf16(device, bf16)
     fmt = torch.channels_last
 
@@ -57,7 +68,7 @@ def fuse_twophase(
 
         return run
 
-    if resolve_backend(backend, device) == "onnxruntime":
+    if which == "onnxruntime":
         from ...inference.onnx import session_for
 
         session = session_for("twophase", weights)
@@ -66,17 +77,17 @@ def fuse_twophase(
         model = load_twophase(weights).to(device).to(memory_format=fmt)
         phase1, phase2 = call(_padded(model.unet)), call(_padded(model.amnet))
     if im is None:
-        inter = run_tiled(phase1, [under, over], tile, overlap, device)
+        inter = run_tiled(phase1, [under, over], tiles, overlap, device, multiple=4)
     else:
         inter = frames[im : im + 1]
-    fused = run_tiled(phase2, [under, inter, over], tile, overlap, device)
+    fused = run_tiled(phase2, [under, inter, over], tiles, overlap, device, multiple=4)
     fused = fused[..., margin : margin + h, margin : margin + w]
     inter = inter[..., margin : margin + h, margin : margin + w]
     return Result(
         image=fused[0].clamp(0, 1).permute(1, 2, 0).numpy(),
         kind="ldr",
         maps={"intermediate": inter[0].clamp(0, 1).permute(1, 2, 0).numpy()},
-        info={"inputs": (iu, io, im), "generated_intermediate": im is None},
+        info={"inputs": (iu, io, im), "generated_intermediate": im is None, "tile": tiles},
     )
 
 
