@@ -292,3 +292,74 @@ def test_flow_generalises_to_unseen_shifts_with_the_soft_argmax() -> None:
     with torch.no_grad():
         err, zero = epe(*_shifted_pairs(16, 64, gen))
     assert float(err) < 0.6 * float(zero), (float(err), float(zero))
+
+
+# ---- max-pool sharing computed without the concatenation; the blending merge ---------------------------
+
+def test_share_equals_the_concatenated_convolution() -> None:
+    """``W_a * F_i + W_b * max_j F_j`` is ``conv([F_i, max_j F_j])`` with the same parameters."""
+    from hdrfuse.models.flexhdr.model import Share
+
+    torch.manual_seed(0)
+    share, x = Share(8), torch.randn(2, 3, 8, 10, 12)
+    pooled = x.max(dim=1, keepdim=True).values.expand(-1, 3, -1, -1, -1)
+    expected = share.conv(torch.cat([x, pooled], dim=2).flatten(0, 1)).view_as(x)
+    assert float((share(x) - expected).detach().abs().max()) < 1e-5
+
+
+BLEND = {"channels": 16, "merge": {"blend": True, "growth": 8, "layers": 2}}
+
+
+def test_untrained_blending_merge_is_a_hat_weighted_radiance_merge() -> None:
+    """Untrained, the blend is ``sum_i softmax(log(E_i + floor)) X_i`` of the warped radiance; on a static
+    bracket of a made-up scene (gamma 2.2 camera) that recovers the radiance where a frame is well exposed."""
+    from hdrfuse.models.flexhdr.model import BLEND_FLOOR
+
+    torch.manual_seed(0)
+    model = FlexHDR(**BLEND).eval()
+    for p in model.flow.head[-1].parameters():  # no flow: the frames are static
+        torch.nn.init.zeros_(p)
+    radiance = torch.from_numpy(textured_scene(32, 40, seed=2)).permute(2, 0, 1)[None].float() * 0.6
+    ev = torch.tensor([[-2.0, 0.0, 2.0]])
+    ldr = torch.stack([(radiance * 2.0 ** e).clamp(0, 1) ** (1 / 2.2) for e in ev[0]], dim=1)
+    with torch.no_grad():
+        hdr = model(ldr, ev, 1)
+    conf = model.last["confidence"]
+    x = FlexHDR.inputs(ldr, ev)[:, :, 3:]
+    w = torch.softmax(torch.log(conf + BLEND_FLOOR), dim=1)
+    assert float((hdr - (w * x).sum(1)).abs().max()) < 1e-5
+    assert torch.allclose(model.last["weights"].sum(1), torch.ones(1, 32, 40), atol=1e-5)
+    ok = conf.amax(dim=1)[:, 0] > 0.5
+    rel = ((hdr - radiance).abs() / radiance.clamp_min(1e-3)).mean(1)[ok]
+    assert float(rel.median()) < 0.02
+
+
+def test_blending_merge_learns_to_drop_a_ghost() -> None:
+    """A made-up moving square in one frame: a few steps teach the weights to leave that frame out there."""
+    torch.manual_seed(0)
+    model = FlexHDR(**BLEND)
+    for p in model.flow.parameters():
+        p.requires_grad_(False)
+    for p in model.flow.head[-1].parameters():
+        torch.nn.init.zeros_(p)
+    radiance = torch.from_numpy(textured_scene(32, 32, seed=4)).permute(2, 0, 1)[None].float() * 0.5 + 0.05
+    ev = torch.tensor([[-1.0, 0.0, 1.0]])
+    frames = [(radiance * 2.0 ** e).clamp(0, 1) ** (1 / 2.2) for e in ev[0]]
+    frames[2] = frames[2].clone()
+    frames[2][..., 8:20, 8:20] = 0.05  # a dark object that is not in the reference
+    ldr = torch.stack(frames, dim=1)
+    from hdrfuse.classical.tonemap import mu_law
+
+    def error() -> float:
+        with torch.no_grad():
+            return float((mu_law(model(ldr, ev, 1).clamp(0, 1)) - mu_law(radiance.clamp(0, 1)))[..., 8:20, 8:20].abs().mean())
+
+    before = error()
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=2e-3)
+    for _ in range(60):
+        opt.zero_grad()
+        loss = (mu_law(model(ldr, ev, 1).clamp(0, 1)) - mu_law(radiance.clamp(0, 1))).abs().mean()
+        loss.backward()
+        opt.step()
+    assert error() < 0.5 * before
+    assert float(model.last["weights"][0, 2, 8:20, 8:20].mean()) < 0.2

@@ -60,3 +60,26 @@ def test_backend_option_errors() -> None:
         hdrfuse.fuse(frames, method="twophase", backend="tensorrt")
     with pytest.raises(InputError, match="takes no option 'backend'"):
         hdrfuse.fuse(frames, method="mertens", backend="onnxruntime")
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_refining_twophase_exports_with_its_base_input(cache, tmp_path, n: int) -> None:  # noqa: ANN001
+    """An AMNet that refines a classical fusion gets a ``base`` graph input; ONNX Runtime matches torch."""
+    import torch
+
+    from hdrfuse.bracket import make_bracket
+    from hdrfuse.models.twophase.engine import fuse_twophase
+    from hdrfuse.train import save_weights
+    from hdrfuse.train.tasks import build_twophase
+
+    cfg = {"unet": {"base": 4, "padding_mode": "replicate"},
+           "amnet": {"channels": 8, "blocks": 1, "growth": 4, "layers": 2, "padding_mode": "replicate", "base": True}}
+    torch.manual_seed(0)
+    model = build_twophase(cfg)
+    torch.nn.init.normal_(model.amnet.refine[-1].weight, std=0.05)  # a non-zero correction, as trained
+    path = save_weights(tmp_path / f"refine{n}.safetensors", model, {"model": cfg})
+    frames, times = _frames(n)
+    bracket = make_bracket(frames, exposure_times=times)
+    ours = fuse_twophase(bracket, torch.device("cpu"), tile=0, weights=str(path), backend="onnxruntime").image
+    ref = fuse_twophase(bracket, torch.device("cpu"), tile=0, weights=str(path)).image
+    assert float(np.abs(ours - ref).max()) <= 1e-4

@@ -428,3 +428,93 @@ def test_init_continues_from_committed_weights(tmp_path: Path, sources: dict) ->
                           init=str(tmp_path / "w.safetensors")), verbose=False)
     for (k, a), (_, b) in zip(first.state_dict().items(), again.state_dict().items()):
         assert torch.equal(a, b), k
+
+
+# ---- AMNet refining a classical fusion (amnet.base) ---------------------------------------------------
+
+BASE_MODEL = {"unet": {"base": 4, "padding_mode": "replicate"},
+              "amnet": {"channels": 8, "blocks": 1, "growth": 4, "layers": 2, "padding_mode": "replicate", "base": True}}
+
+
+def _bracket(n: int, h: int = 36, w: int = 44) -> list[np.ndarray]:
+    from conftest import gamma_bracket, textured_scene
+
+    return [f.astype(np.float32) / 255 for f in gamma_bracket(textured_scene(h, w, seed=3), list(4.0 ** (np.arange(n) - n // 2)))]
+
+
+def test_untrained_refining_amnet_returns_its_base() -> None:
+    net = AMNet(**BASE_MODEL["amnet"])
+    x = torch.rand(2, 3, 20, 24)
+    base = torch.rand(2, 3, 20, 24) * 0.98 + 0.01
+    out = net(x, x, x, base)
+    assert float((out - base).detach().abs().max()) < 1e-6
+    with pytest.raises(ValueError, match="base="):
+        net(x, x, x)
+    out.sum().backward()  # the correction's last layer starts at zero but learns
+    assert net.refine[-1].weight.grad is not None and float(net.refine[-1].weight.grad.abs().sum()) > 0
+
+
+def test_refining_twophase_fuses_two_frames_with_the_generated_intermediate() -> None:
+    """Two frames: the base is Mertens of (under, UNet intermediate, over); with a real middle the base
+    given by the caller is used, per sample."""
+    from hdrfuse.classical.mertens2007 import mertens2007
+
+    torch.manual_seed(0)
+    model = build_twophase(BASE_MODEL).eval()
+    u, o = torch.rand(2, 3, 24, 28) * 0.3, torch.rand(2, 3, 24, 28) * 0.3 + 0.6
+    with torch.no_grad():
+        inter = model.unet(u, o)
+        out = model(u, o)
+        expected = torch.stack([mertens2007(torch.stack([u[k], inter[k], o[k]]))[0] for k in range(2)])
+        assert float((out - expected.clamp(1 / 1024, 1 - 1 / 1024)).abs().max()) < 1e-5
+        given = torch.full_like(u, 0.25)
+        mixed = model(u, o, torch.rand_like(u), torch.tensor([1.0, 0.0]), given)
+    assert float((mixed[0] - 0.25).abs().max()) < 1e-5  # real middle: the caller's base
+    assert float((mixed[1] - expected[1].clamp(1 / 1024, 1 - 1 / 1024)).abs().max()) < 1e-5
+
+
+def test_fusion_subset_picks_frames_and_their_mertens_base() -> None:
+    from hdrfuse.classical.mertens2007 import mertens2007_cpu
+    from hdrfuse.data.training import _fusion_subset
+
+    frames = np.stack(_bracket(5))
+    ev = np.arange(5, dtype=np.float64) * 2
+    fused_all = mertens2007_cpu(list(frames))[0]
+    seen_subsets = 0
+    for seed in range(40):
+        u, o, m, has_m, base = _fusion_subset(frames, fused_all, ev, np.random.default_rng(seed), 0.3)
+        iu = [k for k in range(5) if np.array_equal(frames[k], u)][0]
+        io = [k for k in range(5) if np.array_equal(frames[k], o)][0]
+        assert iu < io
+        if has_m == 0:
+            assert not base.any() and not m.any()  # 2 frames: the model fuses with its intermediate
+            continue
+        im = [k for k in range(5) if np.array_equal(frames[k], m)][0]
+        assert iu < im < io
+        if (iu, io) == (0, 4) and np.array_equal(base, fused_all):
+            continue
+        seen_subsets += 1
+        # a subset's base is the Mertens fusion of some subset containing u, m, o: close to theirs
+        assert np.abs(base - fused_all).max() > 0
+    assert seen_subsets > 5
+
+
+def test_engine_with_an_untrained_refining_model_is_mertens(tmp_path: Path) -> None:
+    """The engine hands the whole bracket's Mertens fusion to the network: untrained, the output is it."""
+    import hdrfuse
+    from hdrfuse.classical.mertens2007 import mertens2007_cpu
+
+    torch.manual_seed(0)
+    path = save_weights(tmp_path / "refine.safetensors", build_twophase(BASE_MODEL), {"model": BASE_MODEL})
+    frames = _bracket(4, 150, 170)
+    from hdrfuse.methods import register
+    from hdrfuse.models.twophase.engine import fuse_twophase
+
+    @register("twophase_refine_test", kind="ldr", description="test", options=("tile",))
+    def _m(bracket, device, **options):  # noqa: ANN001, ANN003, ANN202
+        return fuse_twophase(bracket, device, weights=str(path), **options)
+
+    for tile in (0, 128):  # whole and tiled
+        out = hdrfuse.fuse(frames, method="twophase_refine_test", exposure_times=list(4.0 ** np.arange(4)), tile=tile)
+        ref = mertens2007_cpu(frames)[0]
+        assert float(np.abs(out - ref).max()) < 3e-3

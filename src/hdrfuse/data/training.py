@@ -153,6 +153,31 @@ def _sequence_pseudo_reference(seq: Sequence, max_side: int) -> np.ndarray:
     return _PSEUDO[key]
 
 
+def _fusion_subset(frames: np.ndarray, fused_all: np.ndarray, ev: np.ndarray, rng: np.random.Generator,
+                   all_fraction: float) -> tuple[np.ndarray, ...]:
+    """``(under, over, middle, has_middle, base)`` from a random subset of a sequence's frames (2 or more,
+    darkest first): all of them with probability ``all_fraction`` (base: ``fused_all``, the Mertens fusion
+    of the whole frames, cropped like them: what inference computes), else a random subset (base: its
+    Mertens fusion on the crop). The middle is the subset's frame nearest the midpoint in stops, as
+    :func:`~hdrfuse.models.twophase.amnet.select_inputs` picks it; two frames have none (``has_middle``
+    0, base zeros: the model fuses under, its generated intermediate and over itself)."""
+    from ..classical.mertens2007 import mertens2007_cpu
+
+    n = len(frames)
+    if n <= 2 or rng.random() < all_fraction:
+        picks = list(range(n))
+    else:
+        picks = sorted(int(k) for k in rng.choice(n, int(rng.integers(2, n)), replace=False))
+    under, over = frames[picks[0]], frames[picks[-1]]
+    blank = np.zeros_like(under)
+    if len(picks) < 3:
+        return under, over, blank, np.float32(0.0), blank
+    inner = picks[1:-1]
+    mid = inner[int(np.argmin(np.abs(ev[inner] - (ev[picks[0]] + ev[picks[-1]]) / 2)))]
+    base = fused_all if len(picks) == n else mertens2007_cpu([frames[k] for k in picks])[0]
+    return under, over, frames[mid], np.float32(1.0), np.ascontiguousarray(base, dtype=np.float32)
+
+
 def real_triplet(ev: np.ndarray, rng: np.random.Generator) -> tuple[int, int, int, float]:
     """A random (under, over, middle) of a real sequence with exposures ``ev`` (stops, darkest first),
     and where the middle lies between them: ``t = (ev_m - ev_u) / (ev_o - ev_u)``.
@@ -194,6 +219,11 @@ class SampleSource:
     flow_neighbours: int = 99
     """flow task: the other frames are at most this many frames of the sequence away from the reference
     (1 = its neighbours: the smallest exposure gaps)."""
+    fusion_base: bool = False
+    """phase 2 for an AMNet that refines a classical fusion: real samples are a random subset of a
+    sequence's frames (all of them with probability ``all_frames_fraction``) and come with the Mertens
+    fusion of that subset (the base; zeros for 2 frames, where the model fuses with its intermediate)."""
+    all_frames_fraction: float = 0.5
 
     def _real(self, rng: np.random.Generator, need: str) -> tuple[np.ndarray, ...] | None:
         """A crop of a real sequence that has ``need`` ("reference", "hdr", "middle" or "unlabelled"),
@@ -209,7 +239,7 @@ class SampleSource:
         seq = usable[int(rng.integers(len(usable)))]
         frames, ref, hdr, ev = _load_sequence(seq, self.max_side)
         parts = [frames] + ([ref] if need == "reference" else [hdr] if need == "hdr" else [])
-        if need == "unlabelled":
+        if need == "unlabelled" or (need == "reference" and self.fusion_base):
             parts.append(_sequence_pseudo_reference(seq, self.max_side))
         cropped = _joint_crop(parts, rng, self.crop, augment=need != "hdr")
         return (*cropped, ev)
@@ -236,7 +266,7 @@ class SampleSource:
         return frames[0], frames[2], frames[1], np.float32(0.5)
 
     def phase2(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-        """``(under, over, middle, has_middle, target, has_target)``.
+        """``(under, over, middle, has_middle, target, has_target, base)``.
 
         Real sequences: an under frame from the darker half, an over frame from the brighter half, and
         with probability 1/2 a real frame between them as the middle (3-frame input; else the UNet makes
@@ -246,8 +276,12 @@ class SampleSource:
         """
         labelled = np.float32(rng.random() < self.labelled_fraction)
         real = self._real(rng, "reference" if labelled else "unlabelled")
+        if real is not None and self.fusion_base:
+            frames, target, fused_all, ev = real if labelled else (real[0], real[1], real[1], real[2])
+            under, over, middle, has_middle, base = _fusion_subset(frames, fused_all, ev, rng, self.all_frames_fraction)
+            return under, over, middle, has_middle, target, labelled, base
         if real is not None:
-            frames, target, _ = real
+            frames, target = real[0], real[1]
             n = len(frames)
             i = int(rng.integers(0, max(1, n // 2)))
             j = int(rng.integers((n + 1) // 2, n)) if n > 2 else n - 1
@@ -257,7 +291,7 @@ class SampleSource:
             if j - i >= 2 and rng.random() < 0.5:
                 m = int(rng.integers(i + 1, j))
                 middle, has_middle = frames[m], np.float32(1.0)
-            return frames[i], frames[j], middle, has_middle, target, labelled
+            return frames[i], frames[j], middle, has_middle, target, labelled, np.zeros_like(target)
         kind, patch = self._pick(rng)
         spacing = float(rng.uniform(1.5, 3.0))
         if kind == "photo":
@@ -269,7 +303,7 @@ class SampleSource:
             times = exposures_for(patch, 5, spacing / 2.0, middle_key=float(rng.uniform(0.1, 0.3)))
             dense = [expose(patch, t, crf, rng) for t in times]
         blank = np.zeros_like(dense[0])
-        return dense[0], dense[-1], blank, np.float32(0.0), _pseudo_reference(dense), np.float32(1.0)
+        return dense[0], dense[-1], blank, np.float32(0.0), _pseudo_reference(dense), np.float32(1.0), blank
 
     def hdr(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         real = self._real(rng, "hdr")

@@ -7,7 +7,8 @@ a second input of another size (largest absolute difference <= 1e-4, else nothin
 The graphs take frames already padded to the network's multiple (the engines pad and crop around them,
 as for torch):
 
-- ``twophase``: inputs ``unet_under, unet_over`` (phase 1) and ``under, inter, over`` (phase 2), outputs
+- ``twophase``: inputs ``unet_under, unet_over`` (phase 1) and ``under, inter, over`` (phase 2; and ``base``,
+  the classical fusion, for weights whose AMNet refines one), outputs
   ``intermediate`` and ``fused``; the two phases are separate parts of one graph with their own sizes, so
   a caller feeds an 8x8 dummy to the part it does not need (ONNX Runtime runs every node it is given).
 - ``flexhdr``: ``ldr [1, N, 3, H, W]`` with the reference frame first, ``ev [1, N]`` (stops relative to
@@ -47,10 +48,12 @@ class TwoPhaseGraph(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.unet, self.amnet = model.unet, model.amnet
+        self.inputs = 6 if getattr(model.amnet, "base", False) else 5
 
     def forward(self, unet_under: torch.Tensor, unet_over: torch.Tensor, under: torch.Tensor, inter: torch.Tensor,
-                over: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.unet(unet_under, unet_over), self.amnet(under, inter, over)
+                over: torch.Tensor, base: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        fused = self.amnet(under, inter, over) if base is None else self.amnet(under, inter, over, base)
+        return self.unet(unet_under, unet_over), fused
 
 
 class HdrGraph(nn.Module):
@@ -90,11 +93,11 @@ def load_network(method: str, weights: str | os.PathLike[str] | None = None) -> 
     return load_model(method, get_task(task).build, None if weights is None else str(weights))
 
 
-def example_inputs(method: str, h: int, w: int, n: int = 3, seed: int = 0) -> tuple[torch.Tensor, ...]:
-    """Random inputs of the graph's layout (H, W multiples of :data:`MULTIPLE`)."""
+def example_inputs(method: str, h: int, w: int, n: int = 3, seed: int = 0, count: int = 5) -> tuple[torch.Tensor, ...]:
+    """Random inputs of the graph's layout (H, W multiples of :data:`MULTIPLE`; ``count`` twophase images)."""
     g = torch.Generator().manual_seed(seed)
     if method == "twophase":
-        return tuple(torch.rand(1, 3, h, w, generator=g) for _ in range(5))
+        return tuple(torch.rand(1, 3, h, w, generator=g) for _ in range(count))
     n = 3 if method == "ahdrnet" else n
     ev = torch.linspace(-2.0, 2.0, n)[None]
     ev = ev - ev[:, 1 if method == "ahdrnet" else 0 : (2 if method == "ahdrnet" else 1)]
@@ -127,14 +130,15 @@ def export_onnx(method: str, path: str | os.PathLike[str], weights: str | os.Pat
     if method == "twophase":
         hk2, wk2 = torch.export.Dim("h2", min=2, max=4096), torch.export.Dim("w2", min=2, max=4096)
         h2, w2 = m * hk2, m * wk2
-        shapes: Any = ({2: h, 3: w}, {2: h, 3: w}, {2: h2, 3: w2}, {2: h2, 3: w2}, {2: h2, 3: w2})
-        names = ["unet_under", "unet_over", "under", "inter", "over"]
+        count = graph.inputs
+        shapes: Any = ({2: h, 3: w}, {2: h, 3: w}) + ({2: h2, 3: w2},) * (count - 2)
+        names = ["unet_under", "unet_over", "under", "inter", "over", "base"][:count]
     else:
         frames = torch.export.Dim("n", min=1, max=64) if method == "flexhdr" else None
         shapes = ({1: frames, 3: h, 4: w} if frames is not None else {3: h, 4: w},
                   {1: frames} if frames is not None else None)
         names = ["ldr", "ev"]
-    sample = example_inputs(method, 8 * m, 12 * m)
+    sample = example_inputs(method, 8 * m, 12 * m, count=getattr(graph, "inputs", 5))
 
     def encode(tmp: Path) -> None:
         import contextlib
@@ -167,7 +171,7 @@ def check_onnx(method: str, path: str | os.PathLike[str], graph: nn.Module | Non
     size; for flexhdr 5 frames)."""
     graph = graph if graph is not None else _wrap(method, load_network(method))
     m = MULTIPLE[method]
-    inputs = example_inputs(method, 10 * m, 14 * m, n=5, seed=1)
+    inputs = example_inputs(method, 10 * m, 14 * m, n=5, seed=1, count=getattr(graph, "inputs", 5))
     with torch.no_grad():
         expected = graph(*inputs)
     session = _session(Path(path))

@@ -110,8 +110,9 @@ def _predict_phase1(model: nn.Module, b: list[torch.Tensor]) -> tuple[torch.Tens
 
 
 def _predict_phase2(model: nn.Module, b: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(under, over, middle, has_middle, target, has_target)``: a real middle frame where there is one."""
-    return model(b[0], b[1], b[2], b[3]), b[4]
+    """``(under, over, middle, has_middle, target, has_target, base)``: a real middle frame where there is
+    one; the classical fusion ``base`` for an AMNet that refines one."""
+    return model(b[0], b[1], b[2], b[3], b[6]), b[4]
 
 
 def lowpass(x: torch.Tensor, factor: int = 8) -> torch.Tensor:

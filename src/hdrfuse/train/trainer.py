@@ -166,7 +166,9 @@ def _streams(cfg: dict[str, Any], samples: str) -> tuple[SampleStream, SampleStr
           "labelled_fraction": float(data.get("labelled_fraction", 1.0)),
           "sequence_hdr_fraction": float(data.get("sequence_hdr_fraction", 0.0)),
           "flow_strength": tuple(float(v) for v in data.get("flow_strength", (1.0, 4.0))),
-          "flow_neighbours": int(data.get("flow_neighbours", 99))}
+          "flow_neighbours": int(data.get("flow_neighbours", 99)),
+          "fusion_base": bool(data.get("fusion_base", False)),
+          "all_frames_fraction": float(data.get("all_frames_fraction", 0.5))}
     train_real, val_real = real_sequences(data)
     train = SampleStream(SampleSource(photos[0], hdrs[0], sequences=train_real, **kw), samples,
                          cfg["batch_size"], cfg["seed"])

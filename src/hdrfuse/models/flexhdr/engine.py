@@ -16,8 +16,9 @@ TILE_BYTES = {("flexhdr", "torch"): 3_900, ("flexhdr", "onnxruntime"): 9_400,
 """Working memory per tile pixel and frame of one forward pass (``benchmarks/tile_memory.py`` measures it:
 flexhdr 3.6 / 9.0 KB, ahdrnet 1.4 / 4.1 KB with torch / ONNX Runtime; these add ~8 % headroom)."""
 
-MAP_KEYS = ("attention", "uncertainty", "confidence")
-"""The networks' maps returned beside the HDR (per frame; ahdrnet: attention of the non-reference frames)."""
+MAP_KEYS = ("attention", "uncertainty", "confidence", "weights")
+"""The networks' maps returned beside the HDR (per frame; ahdrnet: attention of the non-reference frames;
+weights: a blending merge's share of each frame)."""
 
 
 def _build(name: str):  # noqa: ANN202

@@ -5,6 +5,14 @@ intermediate ones (the thesis's point: the smaller exposure gap between a frame 
 intermediate makes these weights better than attention against the other extreme); a merging
 network of dilated residual dense blocks with a global residual from the intermediate features;
 output in [0, 1].
+
+With ``base=True`` (the SICE-trained engine) AMNet also receives a classical fusion of the bracket
+(Mertens 2007 over every frame the engine was given, plus the generated intermediate when there are only
+two) and predicts a correction to it in logit space: ``out = sigmoid(logit(base) + r)``, where ``r``'s
+last layer starts at zero, so an untrained AMNet returns the classical fusion and training only has to
+learn what people prefer over it. This is this project's addition to the thesis (whose AMNet generates
+the fused image from scratch): SICE has few labelled scenes, and a network that must first learn to
+fuse at all stayed 5 dB behind Mertens on held-out scenes after 1100 CPU steps (docs/TRAINING.md).
 """
 
 from __future__ import annotations
@@ -13,6 +21,10 @@ import torch
 import torch.nn as nn
 
 from ..layers import RDB, conv, pad_to_multiple
+
+
+LOGIT_EPS = 1.0 / 1024
+"""The base fusion is clamped to [eps, 1 - eps] before its logit (finite at black and white pixels)."""
 
 
 class Attention(nn.Module):
@@ -39,30 +51,40 @@ class AMNet(nn.Module):
     """
 
     def __init__(self, channels: int = 64, blocks: int = 3, growth: int = 32, layers: int = 4,
-                 padding_mode: str = "zeros") -> None:
+                 padding_mode: str = "zeros", base: bool = False) -> None:
         super().__init__()
         pm = padding_mode
-        self.features = conv(3, channels, padding_mode=pm)  # shared by the three frames
+        self.base = base
+        self.features = conv(3, channels, padding_mode=pm)  # shared by the three frames (and the base)
         self.att_under = Attention(channels, pm)
         self.att_over = Attention(channels, pm)
-        self.merge_in = nn.Conv2d(3 * channels, channels, 3, padding=1, padding_mode=pm)
+        self.merge_in = nn.Conv2d((3 + int(base)) * channels, channels, 3, padding=1, padding_mode=pm)
         self.blocks = nn.ModuleList([RDB(channels, growth, layers, dilation=2, padding_mode=pm) for _ in range(blocks)])
         self.merge_out = nn.Sequential(nn.Conv2d(blocks * channels, channels, 1),
                                        nn.Conv2d(channels, channels, 3, padding=1, padding_mode=pm))
         self.refine = nn.Sequential(conv(channels, channels, padding_mode=pm),
                                     nn.Conv2d(channels, 3, 3, padding=1, padding_mode=pm))
+        if base:  # the correction starts at zero: an untrained network returns the classical fusion
+            nn.init.zeros_(self.refine[-1].weight)
+            nn.init.zeros_(self.refine[-1].bias)
         self.last_attention: dict[str, torch.Tensor] = {}
 
-    def forward(self, under: torch.Tensor, inter: torch.Tensor, over: torch.Tensor) -> torch.Tensor:
+    def forward(self, under: torch.Tensor, inter: torch.Tensor, over: torch.Tensor,
+                base: torch.Tensor | None = None) -> torch.Tensor:
+        if self.base and base is None:
+            raise ValueError("this AMNet refines a classical fusion: pass base=")
         f_u, f_i, f_o = (self.features(x) for x in (under, inter, over))
         a_u, a_o = self.att_under(f_u, f_i), self.att_over(f_o, f_i)
         self.last_attention = {"under": a_u.detach().mean(1), "over": a_o.detach().mean(1)}
-        x = self.merge_in(torch.cat([f_u * a_u, f_i, f_o * a_o], dim=1))
+        feats = [f_u * a_u, f_i, f_o * a_o] + ([self.features(base)] if self.base else [])
+        x = self.merge_in(torch.cat(feats, dim=1))
         outs = []
         for block in self.blocks:
             x = block(x)
             outs.append(x)
         x = self.merge_out(torch.cat(outs, dim=1)) + f_i  # global residual
+        if self.base:
+            return torch.sigmoid(torch.logit(base.clamp(LOGIT_EPS, 1.0 - LOGIT_EPS)) + self.refine(x))
         return torch.sigmoid(self.refine(x))
 
 
@@ -78,10 +100,16 @@ class TwoPhase(nn.Module):
         self.unet, self.amnet = unet, amnet
 
     def forward(self, under: torch.Tensor, over: torch.Tensor, middle: torch.Tensor | None = None,
-                has_middle: torch.Tensor | None = None) -> torch.Tensor:
+                has_middle: torch.Tensor | None = None, base: torch.Tensor | None = None) -> torch.Tensor:
         """``has_middle [B]`` (training batches that mix 2- and 3-frame inputs): 1 where ``middle`` is
-        a real frame to use, 0 where the UNet generates it."""
+        a real frame to use, 0 where the UNet generates it.
+
+        ``base`` (an AMNet with ``base=True``): the classical fusion of all frames the engine was given,
+        used where ``middle`` is real; where the UNet generates the intermediate (two frames), the base
+        is computed here: Mertens of (under, intermediate, over), as the engine does (:func:`base_fusion`).
+        """
         (u, o), (h, w) = _pad_pair(under, over)
+        generated = middle is None or (has_middle is not None and not bool((has_middle > 0.5).all()))
         if middle is None:
             inter = self.unet(u, o)
         else:
@@ -89,7 +117,25 @@ class TwoPhase(nn.Module):
             if has_middle is not None and not bool((has_middle > 0.5).all()):
                 use = (has_middle > 0.5).view(-1, 1, 1, 1)
                 inter = torch.where(use, inter, self.unet(u, o))
-        return self.amnet(u, inter, o)[..., :h, :w]
+        if not getattr(self.amnet, "base", False):
+            return self.amnet(u, inter, o)[..., :h, :w]
+        fused2 = base_fusion(torch.stack([u, inter, o], dim=1)) if generated else None
+        if base is None or middle is None:
+            full = fused2
+        else:
+            full = pad_to_multiple(base, 4)[0]
+            if fused2 is not None:
+                full = torch.where((has_middle > 0.5).view(-1, 1, 1, 1), full, fused2)
+        return self.amnet(u, inter, o, full)[..., :h, :w]
+
+
+def base_fusion(frames: torch.Tensor) -> torch.Tensor:
+    """Mertens 2007 (weights 1, 1, 1, clipped) of ``[B, N, 3, H, W]`` -> ``[B, 3, H, W]``, no gradient:
+    the classical fusion a ``base=True`` AMNet refines."""
+    from ...classical.mertens2007 import mertens2007
+
+    with torch.no_grad():
+        return torch.stack([mertens2007(stack.float())[0] for stack in frames]).to(frames.dtype)
 
 
 def _pad_pair(a: torch.Tensor, b: torch.Tensor) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[int, int]]:

@@ -53,7 +53,7 @@ def fuse_twophase(
     under, over = frames[iu : iu + 1], frames[io : io + 1]
     hp, wp = frames.shape[-2:]
     if tile is None:  # frames, the intermediate, the output and its weights stay whole
-        budget = memory_budget(device) - hp * wp * 4 * (3 * bracket.n + 3 + 4)
+        budget = memory_budget(device) - hp * wp * 4 * (3 * bracket.n + 3 + 4 + 3)
         tiles = plan_tiles((hp, wp), TILE_BYTES[which], budget, overlap, multiple=4)
     else:
         tiles = (hp, wp) if tile == 0 else (int(tile), int(tile))
@@ -72,15 +72,23 @@ def fuse_twophase(
         from ...inference.onnx import session_for
 
         session = session_for("twophase", weights)
+        refines_base = any(i.name == "base" for i in session.get_inputs())
         phase1, phase2 = _padded(_onnx_phase(session, 0)), _padded(_onnx_phase(session, 1))
     else:
         model = load_twophase(weights).to(device).to(memory_format=fmt)
+        refines_base = bool(getattr(model.amnet, "base", False))
         phase1, phase2 = call(_padded(model.unet)), call(_padded(model.amnet))
     if im is None:
         inter = run_tiled(phase1, [under, over], tiles, overlap, device, multiple=4)
     else:
         inter = frames[im : im + 1]
-    fused = run_tiled(phase2, [under, inter, over], tiles, overlap, device, multiple=4)
+    inputs = [under, inter, over]
+    if refines_base:  # the classical fusion the network corrects: every frame given (+ the intermediate),
+        # fused at the image's own size (as Mertens alone would), then continued past the border like the frames
+        inner = (slice(None), slice(None), slice(margin, margin + h), slice(margin, margin + w))
+        given = bracket.frames if im is not None else torch.cat([under, inter, over])[inner]
+        inputs.append(torch.nn.functional.pad(_base(given, device), (margin,) * 4, mode=mode))
+    fused = run_tiled(phase2, inputs, tiles, overlap, device, multiple=4)
     fused = fused[..., margin : margin + h, margin : margin + w]
     inter = inter[..., margin : margin + h, margin : margin + w]
     return Result(
@@ -91,6 +99,18 @@ def fuse_twophase(
     )
 
 
+def _base(frames: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Mertens 2007 of ``[N, 3, H, W]`` (whole frames, once): on the CPU the numba path, else torch."""
+    from ...classical.mertens2007 import mertens2007_cpu
+    from .amnet import base_fusion
+
+    if device.type == "cpu":
+        stack = frames.float().permute(0, 2, 3, 1).numpy()
+        fused = mertens2007_cpu([stack[k] for k in range(stack.shape[0])])[0]
+        return torch.from_numpy(fused).permute(2, 0, 1)[None].contiguous()
+    return base_fusion(frames[None].to(device)).cpu()
+
+
 def _onnx_phase(session: object, part: int):  # noqa: ANN202
     """Phase 1 (``part`` 0: under, over) or 2 (1: under, inter, over) of the exported graph, on inputs
     already padded to its multiple (:class:`_padded`); the other phase gets an 8x8 dummy (ONNX Runtime
@@ -99,10 +119,11 @@ def _onnx_phase(session: object, part: int):  # noqa: ANN202
 
     def run(*xs: torch.Tensor) -> torch.Tensor:
         dummy = torch.zeros(1, 3, 8, 8)
+        names = ["under", "inter", "over", "base"][: len(session.get_inputs()) - 2]  # type: ignore[attr-defined]
         if part == 0:
-            feeds = {"unet_under": xs[0], "unet_over": xs[1], "under": dummy, "inter": dummy, "over": dummy}
+            feeds = {"unet_under": xs[0], "unet_over": xs[1], **{k: dummy for k in names}}
         else:
-            feeds = {"unet_under": dummy, "unet_over": dummy, "under": xs[0], "inter": xs[1], "over": xs[2]}
+            feeds = {"unet_under": dummy, "unet_over": dummy, **dict(zip(names, xs))}
         return run_session(session, feeds)[part]
 
     return run
