@@ -192,7 +192,7 @@ def test_training_samples_from_sice_and_kalantari_layouts(tmp_path: Path) -> Non
     write_image(k / "HDRImg.hdr", scene)
     seqs = tuple(sice_sequences(tmp_path / "sice") + kalantari_sequences(tmp_path / "kal"))
     source = SampleSource([], [], crop=32, sequences=seqs, real_fraction=1.0)
-    u, o, middle, has_middle, label, has_label = SampleStream(source, "phase2", 2, 0).batch(0)
+    u, o, middle, has_middle, label, has_label, _ = SampleStream(source, "phase2", 2, 0).batch(0)
     assert u.shape == (2, 3, 32, 32) and float(u.mean()) < float(o.mean())
     assert has_label.tolist() == [1.0, 1.0] and label.shape == (2, 3, 32, 32)
     mid = SampleStream(source, "phase1", 1, 0).batch(0)[2]
@@ -265,9 +265,18 @@ def test_phase1_and_phase2_samples_from_real_sequences(tmp_path: Path) -> None:
     assert t.shape == (16,) and bool(((t > 0) & (t < 1)).all())
     lum = lambda x: x.mean(dim=(1, 2, 3))  # noqa: E731
     assert bool((lum(u) < lum(m)).all() and (lum(m) < lum(o)).all())
-    u, o, mid, has_mid, target, has_target = SampleStream(source, "phase2", 16, 0).batch(0)
+    u, o, mid, has_mid, target, has_target, base = SampleStream(source, "phase2", 16, 0).batch(0)
     assert 0 < float(has_target.sum()) < 16 and 0 < float(has_mid.sum()) < 16
     assert float(mid[has_mid < 0.5].abs().sum()) == 0.0
+    assert float(base.abs().sum()) == 0.0  # no fusion_base: no base
+    # fusion_base: a base where the sample has a real middle (the subset's Mertens fusion), none otherwise
+    refine = SampleSource([], [], crop=32, sequences=train, real_fraction=1.0, labelled_fraction=0.5, fusion_base=True)
+    u, o, mid, has_mid, target, has_target, base = SampleStream(refine, "phase2", 16, 0).batch(0)
+    assert 0 < float(has_mid.sum()) < 16
+    has = has_mid > 0.5
+    assert float(base[~has].abs().sum()) == 0.0 and bool((base[has].flatten(1).amax(1) > 0).all())
+    lum = lambda x: x.mean(dim=(1, 2, 3))  # noqa: E731
+    assert bool((lum(u[has]) < lum(base[has])).all() and (lum(base[has]) < lum(o[has])).all())
 
 
 # ---- HDR targets from real registered sequences (issue: FlexHDR on real camera data) ---------------

@@ -239,3 +239,9 @@ register_lazy("flexhdr", "hdr", "FlexHDR: any N frames, flow + uncertainty + att
 register_lazy("ahdrnet", "hdr", "AHDRNet-style baseline: 3 frames, attention + DRDBs (learned)",
               "hdrfuse.models.flexhdr.engine:fuse_ahdrnet", options=("tile", "bf16", "backend"),
               raw_encoding="gamma")
+register_lazy("mefnet", "ldr", "MEF-Net peer (Ma et al. 2019): low-res weight net + guided filter, any N "
+              "(learned baseline; weights from training: $HDRFUSE_MEFNET_WEIGHTS)",
+              "hdrfuse.models.peers.engine:fuse_mefnet")
+register_lazy("ifcnn", "ldr", "IFCNN peer (Zhang et al. 2020): per-frame features, mean fusion, any N "
+              "(learned baseline; weights from training: $HDRFUSE_IFCNN_WEIGHTS)",
+              "hdrfuse.models.peers.engine:fuse_ifcnn", options=("tile",))

@@ -151,7 +151,31 @@ def phase2_objective(batch: list[torch.Tensor], pred: torch.Tensor, target: torc
     return total, parts
 
 
+def _peer(name: str) -> Callable[[dict[str, Any]], nn.Module]:
+    def build(cfg: dict[str, Any]) -> nn.Module:
+        from ..models import peers
+
+        return getattr(peers, name)(**cfg)
+
+    return build
+
+
+def _predict_peer(model: nn.Module, b: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """A peer on the phase-2 samples' frames: (under, middle where there is one, over)."""
+    frames = torch.stack([b[0], b[2], b[1]], dim=1)
+    valid = torch.stack([torch.ones_like(b[3]), (b[3] > 0.5).to(b[3].dtype), torch.ones_like(b[3])], dim=1)
+    return model(frames, valid), b[4]
+
+
+def _peer_task(name: str) -> Task:
+    """A learned MEF peer trained on the two-phase engine's samples and objective (equal terms)."""
+    return Task(samples="phase2", build=_peer(name), predict=_predict_peer, objective=phase2_objective,
+                target_mask=lambda b: b[5] > 0.5)
+
+
 TASKS: dict[str, Task] = {
+    "mefnet": _peer_task("MEFNet"),
+    "ifcnn": _peer_task("IFCNN"),
     "flexhdr": Task(samples="hdr", build=_flexhdr, predict=_predict_hdr, extra_loss=_photometric),
     "ahdrnet": Task(samples="hdr", build=_ahdrnet, predict=_predict_hdr),
     # FlexHDR's flow network first, supervised with the known motion (end-point error); the whole model is
