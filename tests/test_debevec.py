@@ -65,3 +65,24 @@ def test_real_memorial_stack_with_listed_times() -> None:
     assert np.isfinite(hdr).all() and hdr.min() > 0
     lum = hdr.mean(axis=2)
     assert np.log2(np.percentile(lum, 99.9) / np.percentile(lum, 0.1)) > 10  # a real HDR scene
+
+
+def test_reference_method_is_the_reference_frame_through_the_response() -> None:
+    """The ``reference`` baseline: where the reference frame is well exposed it gives the radiance (same
+    scale as the Debevec merge); where it is clipped it cannot, unlike the merge."""
+    import hdrfuse
+
+    scene = textured_scene(96, 128, seed=3, dynamic_range=1000.0) * 4.0
+    times = np.array([1 / 16, 2.0, 64.0])
+    frames = _bracket(scene, times, "gamma")
+    ref = hdrfuse.fuse(frames, method="reference", exposure_times=list(times), reference=1)
+    merged = hdrfuse.fuse(frames, method="debevec", exposure_times=list(times))
+    codes = frames[1].astype(np.float32)
+    good = (codes > 20).all(-1) & (codes < 235).all(-1)
+    clipped = (codes >= 254).all(-1)
+    assert good.mean() > 0.2 and clipped.mean() > 0.02
+    rel = np.abs(ref / merged - 1.0)
+    assert np.median(rel[good]) < 0.05
+    assert np.median(rel[clipped]) > 0.3  # the clipped highlights stay at the saturation level
+    white = (codes == 255).all(-1)
+    assert white.any() and float(np.ptp(ref[white][:, 1])) < 1e-6  # one saturation level

@@ -231,6 +231,23 @@ def _deghost(bracket: Bracket, device: torch.device) -> Result:
                   info={"exposure_times": times, "reference": bracket.reference})
 
 
+@register("reference", kind="hdr", description="The reference frame alone through the calibrated response "
+          "(Debevec's): the floor every HDR merge must beat", raw_encoding="linear", tensors=False)
+def _reference(bracket: Bracket, device: torch.device) -> Result:
+    from .classical.debevec1997 import calibrate_response
+
+    times = require_distinct_exposures(bracket, "reference")
+    ref = bracket.reference
+    if bracket.linear:
+        hdr = bracket.numpy_frames()[ref] / np.float32(times[ref])
+    else:
+        frames_u8 = bracket.uint8_frames()
+        response = calibrate_response(frames_u8, times)  # [256, 3]: the exposure E * t of each code
+        hdr = response[frames_u8[ref], np.arange(3)] / np.float32(times[ref])
+    return Result(image=np.ascontiguousarray(hdr, dtype=np.float32), kind="hdr",
+                  info={"exposure_times": times, "reference": ref})
+
+
 register_lazy("twophase", "ldr", "Two-phase progressive MEF: UNet intermediate + AMNet (learned)",
               "hdrfuse.models.twophase.engine:fuse_twophase", options=("tile", "bf16", "backend"))
 register_lazy("flexhdr", "hdr", "FlexHDR: any N frames, flow + uncertainty + attention (learned)",

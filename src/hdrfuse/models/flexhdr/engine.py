@@ -35,8 +35,11 @@ def fuse_hdr_net(
     overlap: int = 64,
     bf16: bool | None = None,
     backend: str | None = None,
+    weights: str | None = None,
 ) -> Result:
     """Run a learned HDR engine on a bracket; the HDR is divided by the reference's exposure time.
+
+    ``weights``: a weights file other than the shipped one (a training run's ``best.safetensors``).
 
     ``tile``: side of the inference tiles (default: the fewest pixels computed within
     :func:`~hdrfuse.inference.memory_budget`; 0 = the whole image in one pass).
@@ -60,9 +63,9 @@ def fuse_hdr_net(
     if which == "onnxruntime":
         from ...inference.onnx import session_for
 
-        session = session_for(name)
+        session = session_for(name, weights)
     else:
-        model = load_model(name, _build(name)).to(device)
+        model = load_model(name, _build(name), weights).to(device)
 
     def forward(frames_tile: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The network on one tile: (HDR [1, 3, h, w], maps)."""
