@@ -53,7 +53,7 @@ def network_flops(engine: str, bracket) -> float:  # noqa: ANN001
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         if engine == "twophase":
             u = torch.empty(1, 3, h + (-h) % 4, w + (-w) % 4, device="meta")
-            model.amnet(u, model.unet(u, u), u)
+            model.amnet(u, model.unet(u, u), u, *([u] if getattr(model.amnet, "base", False) else []))
         else:
             ldr = torch.empty(1, bracket.n, 3, h, w, device="meta")
             ev = torch.zeros(1, bracket.n, device="meta")

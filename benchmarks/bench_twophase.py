@@ -57,7 +57,7 @@ def network_flops(bracket) -> float:  # noqa: ANN001
     u, o = (pad_to_multiple(bracket.frames[k : k + 1], 4)[0] for k in (iu, io))
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         inter = model.unet(u, o) if im is None else pad_to_multiple(bracket.frames[im : im + 1], 4)[0]
-        model.amnet(u, inter, o)
+        model.amnet(u, inter, o, *([u] if getattr(model.amnet, "base", False) else []))  # base: any image
     return float(counter.get_total_flops())
 
 

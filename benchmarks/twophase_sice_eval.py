@@ -7,7 +7,8 @@ Candidate weights run as the method ``twophase_candidate`` beside ``mertens`` an
 ``twophase``; the validation sequences are linked (not copied) into a temporary folder-layout dataset.
 
     python benchmarks/twophase_sice_eval.py --weights runs/twophase_sice_phase2/best.safetensors \\
-        [--config configs/twophase_sice_phase2.yaml] [--brackets] [--out docs/eval/twophase_sice_val.md]
+        [--config configs/twophase_sice_phase2.yaml] [--brackets] [--out docs/eval/twophase_sice_val.md] \\
+        [--extra mefnet,ifcnn]
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=None, help="at most N sequences per group / stack folder")
     parser.add_argument("--stacks", default=",".join(SMALL_STACKS), help="bracket folders for --brackets")
     parser.add_argument("--skip-validation", action="store_true")
+    parser.add_argument("--no-shipped", action="store_true", help="leave out the shipped twophase weights")
+    parser.add_argument("--extra", default="", help="more methods to score beside them, e.g. mefnet,ifcnn "
+                        "(the peers read their weights from $HDRFUSE_MEFNET_WEIGHTS / $HDRFUSE_IFCNN_WEIGHTS)")
     args = parser.parse_args()
     from hdrfuse.evaluation import evaluate, write_report
     from hdrfuse.train.trainer import load_config, real_sequences
@@ -75,7 +79,8 @@ def main() -> int:
     except Exception as err:  # noqa: BLE001 - no ../shared here
         print(f"no validation data ({err}); skipped")
         return 0
-    methods = ["mertens", "twophase", "twophase_candidate"]
+    methods = ["mertens"] + ([] if args.no_shipped else ["twophase"]) + ["twophase_candidate"]
+    methods += [m for m in args.extra.split(",") if m]
     tables = []
     with tempfile.TemporaryDirectory() as tmp:
         labelled = [s for s in val if s.reference][: args.limit]
