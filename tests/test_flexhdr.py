@@ -114,15 +114,13 @@ def test_ahdrnet_is_three_frames_only() -> None:
 
 
 def test_unshipped_weights_are_a_clear_error(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """Also after the shipped model was loaded: the model cache is keyed by the resolved file."""
     import hdrfuse
-    from hdrfuse.models.shipped import load_model
 
-    load_model.cache_clear()
     monkeypatch.setenv("HDRFUSE_FLEXHDR_WEIGHTS", str(tmp_path / "none.safetensors"))
     frames = [np.full((16, 16, 3), v, np.float32) for v in (0.2, 0.5, 0.8)]
     with pytest.raises(InputError, match="flexhdr weights not found"):
         hdrfuse.fuse(frames, method="flexhdr")
-    load_model.cache_clear()
 
 
 def test_tile_and_precision_options_reach_the_engine(monkeypatch) -> None:  # noqa: ANN001

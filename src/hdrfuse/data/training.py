@@ -172,6 +172,7 @@ def _fusion_subset(frames: np.ndarray, fused_all: np.ndarray, ev: np.ndarray, rn
     :func:`~hdrfuse.models.twophase.amnet.select_inputs` picks it; two frames have none (``has_middle``
     0, base zeros: the model fuses under, its generated intermediate and over itself)."""
     from ..classical.mertens2007 import mertens2007_cpu
+    from ..models.twophase.amnet import select_inputs
 
     n = len(frames)
     if n <= 2 or rng.random() < all_fraction:
@@ -182,8 +183,7 @@ def _fusion_subset(frames: np.ndarray, fused_all: np.ndarray, ev: np.ndarray, rn
     blank = np.zeros_like(under)
     if len(picks) < 3:
         return under, over, blank, np.float32(0.0), blank
-    inner = picks[1:-1]
-    mid = inner[int(np.argmin(np.abs(ev[inner] - (ev[picks[0]] + ev[picks[-1]]) / 2)))]
+    mid = picks[select_inputs(frames[picks], np.exp2(ev[picks]))[2]]
     base = fused_all if len(picks) == n else mertens2007_cpu([frames[k] for k in picks])[0]
     return under, over, frames[mid], np.float32(1.0), np.ascontiguousarray(base, dtype=np.float32)
 

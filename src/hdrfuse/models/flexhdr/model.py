@@ -341,7 +341,7 @@ class FlexHDR(nn.Module):
         uncertainty = (fw - fr.unsqueeze(1)).abs() * er.unsqueeze(1)
         attention = self.attention(fw, fr, uncertainty, ew)
         xw = warp_all(x, flows)
-        hdr = self.merge(fw * attention, fr, xw[:, :, 3:], ew) if self.merge.blend else self.merge(fw * attention, fr)
+        hdr = self.merge(fw * attention, fr, xw[:, :, 3:], ew)  # radiance and confidence: for a blending merge
         self.last = {"flow": flows, "confidence": conf, "uncertainty": uncertainty.mean(2),
                      "attention": attention.mean(2), "inputs": x, "warped_inputs": xw}
         if self.merge.blend:

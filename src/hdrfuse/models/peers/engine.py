@@ -20,10 +20,8 @@ TILE_BYTES = {"ifcnn": 1_100}
 def load_peer(name: str, weights: str | None = None) -> torch.nn.Module:
     """The peer network ``name`` with trained weights (``weights`` or the environment), eval mode."""
     from ...train.tasks import get_task
-    from ..shipped import shipped_weights
 
-    # the file resolved first, so the model cache follows $HDRFUSE_<NAME>_WEIGHTS when it changes
-    return load_model(name, get_task(name).build, str(weights or shipped_weights(name)))
+    return load_model(name, get_task(name).build, weights)
 
 
 def fuse_peer(name: str, bracket: Bracket, device: torch.device, tile: int | None = None, overlap: int = 32,

@@ -109,23 +109,25 @@ class TwoPhase(nn.Module):
         is computed here: Mertens of (under, intermediate, over), as the engine does (:func:`base_fusion`).
         """
         (u, o), (h, w) = _pad_pair(under, over)
-        generated = middle is None or (has_middle is not None and not bool((has_middle > 0.5).all()))
+        # where some samples of the batch have a real middle and others not: which ones have
+        use = None if middle is None or has_middle is None or bool((has_middle > 0.5).all()) \
+            else (has_middle > 0.5).view(-1, 1, 1, 1)
         if middle is None:
             inter = self.unet(u, o)
         else:
             inter = pad_to_multiple(middle, 4)[0]
-            if has_middle is not None and not bool((has_middle > 0.5).all()):
-                use = (has_middle > 0.5).view(-1, 1, 1, 1)
+            if use is not None:
                 inter = torch.where(use, inter, self.unet(u, o))
         if not getattr(self.amnet, "base", False):
             return self.amnet(u, inter, o)[..., :h, :w]
+        generated = middle is None or use is not None
         fused2 = base_fusion(torch.stack([u, inter, o], dim=1)) if generated else None
         if base is None or middle is None:
             full = fused2
         else:
             full = pad_to_multiple(base, 4)[0]
-            if fused2 is not None:
-                full = torch.where((has_middle > 0.5).view(-1, 1, 1, 1), full, fused2)
+            if use is not None:
+                full = torch.where(use, full, fused2)
         return self.amnet(u, inter, o, full)[..., :h, :w]
 
 
