@@ -314,3 +314,36 @@ def test_hdr_samples_from_real_sequences_have_known_motion_and_exact_targets(tmp
     assert float(np.median(np.abs(ref_from_gt - f1.numpy())[ok])) < 0.06  # a 2x scale error gives ~0.15
     # the other frames moved: they do not line up with the reference's content any more
     assert float((f0 - f1).abs().mean()) > 0.0
+
+
+def test_hdr_samples_carry_the_classical_merge_and_can_be_ecc_aligned(tmp_path: Path) -> None:
+    """``hdr_base``: a sixth part, the ghost-free merge of the sample's own frames (what the engine gives a
+    refining FlexHDR); ``align_fraction``: the moved frames ECC-aligned back onto the reference first."""
+    from hdrfuse.classical.deghost import merge_deghosted_relative
+    from hdrfuse.data.training import SampleSource, SampleStream
+    from hdrfuse.train.trainer import real_sequences
+
+    _write_sequences(tmp_path / "seq", 2, 5)
+    train, _ = real_sequences({"sequences": [str(tmp_path / "seq")], "val_every_sequence": 0})
+    kw = {"crop": 48, "sequences": train, "sequence_hdr_fraction": 1.0}
+    plain = SampleSource([], [], **kw).hdr(np.random.default_rng(3))
+    based = SampleSource([], [], hdr_base=True, **kw).hdr(np.random.default_rng(3))
+    aligned = SampleSource([], [], hdr_base=True, align_fraction=1.0, **kw).hdr(np.random.default_rng(3))
+    assert len(plain) == 5 and len(based) == len(aligned) == 6
+    for a, b in zip(plain[:5], based[:5]):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(based[5], merge_deghosted_relative(list(based[:3]), based[4], 1), rtol=1e-6)
+    np.testing.assert_array_equal(aligned[1], based[1])  # the reference stays
+
+    def misfit(sample: tuple) -> float:  # exposure-normalised difference to the reference, well-exposed pixels
+        ref = sample[1] ** 2.2
+        errs = []
+        for i in (0, 2):
+            lin = sample[i] ** 2.2 / 2.0 ** float(sample[4][i])
+            ok = (sample[1] > 0.1) & (sample[1] < 0.9) & (sample[i] > 0.1) & (sample[i] < 0.9)
+            errs.append(float(np.abs(lin - ref)[ok].mean()))
+        return float(np.mean(errs))
+
+    assert misfit(aligned) < 0.8 * misfit(based)
+    batch = SampleStream(SampleSource([], [], hdr_base=True, **kw), "hdr", 2, 0).batch(0)
+    assert len(batch) == 6 and batch[5].shape == (2, 3, 48, 48)

@@ -332,17 +332,22 @@ def test_untrained_blending_merge_is_a_hat_weighted_radiance_merge() -> None:
     assert float(rel.median()) < 0.02
 
 
-def test_blending_merge_learns_to_drop_a_ghost() -> None:
-    """A made-up moving square in one frame: a few steps teach the weights to leave that frame out there."""
+def _static_setup(cfg: dict, seed: int) -> tuple[FlexHDR, torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    """A model with its flow frozen at zero, a made-up 32x32 radiance and its static 3-frame bracket."""
     torch.manual_seed(0)
-    model = FlexHDR(**BLEND)
+    model = FlexHDR(**cfg)
     for p in model.flow.parameters():
         p.requires_grad_(False)
     for p in model.flow.head[-1].parameters():
         torch.nn.init.zeros_(p)
-    radiance = torch.from_numpy(textured_scene(32, 32, seed=4)).permute(2, 0, 1)[None].float() * 0.5 + 0.05
+    radiance = torch.from_numpy(textured_scene(32, 32, seed=seed)).permute(2, 0, 1)[None].float() * 0.5 + 0.05
     ev = torch.tensor([[-1.0, 0.0, 1.0]])
-    frames = [(radiance * 2.0 ** e).clamp(0, 1) ** (1 / 2.2) for e in ev[0]]
+    return model, radiance, ev, [(radiance * 2.0 ** e).clamp(0, 1) ** (1 / 2.2) for e in ev[0]]
+
+
+def test_blending_merge_learns_to_drop_a_ghost() -> None:
+    """A made-up moving square in one frame: a few steps teach the weights to leave that frame out there."""
+    model, radiance, ev, frames = _static_setup(BLEND, seed=4)
     frames[2] = frames[2].clone()
     frames[2][..., 8:20, 8:20] = 0.05  # a dark object that is not in the reference
     ldr = torch.stack(frames, dim=1)
@@ -361,3 +366,79 @@ def test_blending_merge_learns_to_drop_a_ghost() -> None:
         opt.step()
     assert error() < 0.5 * before
     assert float(model.last["weights"][0, 2, 8:20, 8:20].mean()) < 0.2
+
+
+REFINE = {"channels": 16, "merge": {"blend": True, "growth": 8, "layers": 2, "base": True}}
+
+
+def test_untrained_refining_merge_returns_its_base() -> None:
+    """``merge: {base: true}``: the gate starts at zero, so an untrained network is the classical merge it
+    is given, exactly; without a base it says so."""
+    torch.manual_seed(0)
+    model = FlexHDR(**REFINE).eval()
+    assert model.refines_base
+    ldr, ev = _bracket(3, 36, 44)
+    base = torch.rand(1, 3, 36, 44) * 4.0
+    with torch.no_grad():
+        out = model(ldr, ev, 1, base)
+    assert out.shape == base.shape
+    assert float((out - base).abs().max()) == 0.0
+    assert float(model.last["gate"].abs().max()) == 0.0
+    with pytest.raises(ValueError, match="base"):
+        model(ldr, ev, 1)
+    with pytest.raises(ValueError, match="blend"):
+        FlexHDR(channels=16, merge={"base": True})
+
+
+def test_refining_merge_learns_where_the_frames_beat_its_base() -> None:
+    """A base that is wrong in a square (half the radiance) and static, well-exposed frames: training
+    opens the gate there and the error in the square falls (the gate's gradient is not zero at zero)."""
+    from hdrfuse.classical.tonemap import mu_law
+
+    model, radiance, ev, frames = _static_setup(REFINE, seed=6)
+    ldr = torch.stack(frames, dim=1)
+    base = radiance.clone()
+    base[..., 8:20, 8:20] *= 0.5
+
+    def error() -> float:
+        with torch.no_grad():
+            out = model(ldr, ev, 1, base)
+        return float((mu_law(out.clamp(0, 1)) - mu_law(radiance))[..., 8:20, 8:20].abs().mean())
+
+    before = error()
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=2e-3)
+    for _ in range(40):
+        opt.zero_grad()
+        loss = (mu_law(model(ldr, ev, 1, base).clamp(0, 1)) - mu_law(radiance)).abs().mean()
+        loss.backward()
+        opt.step()
+    assert error() < 0.5 * before
+    assert float(model.last["gate"][0, 0, 8:20, 8:20].mean()) > 0.3
+
+
+def test_engine_with_an_untrained_refining_model_is_the_deghosting_merge(tmp_path) -> None:  # noqa: ANN001
+    """The engine computes the ghost-free merge of the whole frames and hands it to the network tile by
+    tile; untrained, its output is that merge (Debevec units over the response's saturation level and the
+    reference's time), whole and tiled, and it returns the gate map."""
+    from hdrfuse.bracket import make_bracket
+    from hdrfuse.classical.debevec1997 import calibrate_response
+    from hdrfuse.classical.deghost import merge_deghosted
+    from hdrfuse.models.flexhdr.engine import fuse_hdr_net
+    from hdrfuse.train.checkpoint import save_weights
+
+    torch.manual_seed(0)
+    path = save_weights(tmp_path / "refine.safetensors", FlexHDR(**REFINE), {"model": REFINE})
+    scene = textured_scene(96, 136, seed=7)
+    times = np.array([0.25, 1.0, 4.0])
+    frames = [np.clip(scene * t, 0, 1) ** (1 / 2.2) for t in times]
+    frames[2][20:50, 30:70] = 0.1  # something moved in the bright frame
+    bracket = make_bracket([f.astype(np.float32) for f in frames], exposure_times=list(times))
+    u8 = [np.clip(np.asarray(bracket.frames[i]).transpose(1, 2, 0) * 255 + 0.5, 0, 255).astype(np.uint8) for i in range(3)]
+    rel = times / times[1]
+    response = calibrate_response(u8, rel)
+    expected = merge_deghosted(u8, rel, 1, response)[0] / float(response[255].mean()) / times[1]
+    whole = fuse_hdr_net("flexhdr", bracket, torch.device("cpu"), tile=0, weights=str(path))
+    tiled = fuse_hdr_net("flexhdr", bracket, torch.device("cpu"), tile=64, overlap=16, weights=str(path))
+    for result in (whole, tiled):
+        assert np.allclose(result.image, expected, rtol=1e-4, atol=1e-6)
+        assert result.maps["gate"].shape == (1, 96, 136)

@@ -83,3 +83,27 @@ def test_refining_twophase_exports_with_its_base_input(cache, tmp_path, n: int) 
     ours = fuse_twophase(bracket, torch.device("cpu"), tile=0, weights=str(path), backend="onnxruntime").image
     ref = fuse_twophase(bracket, torch.device("cpu"), tile=0, weights=str(path)).image
     assert float(np.abs(ours - ref).max()) <= 1e-4
+
+
+def test_refining_flexhdr_exports_with_its_base_input(cache, tmp_path) -> None:  # noqa: ANN001
+    """A FlexHDR whose merge refines the classical merge gets a ``base`` graph input (dynamic H, W and
+    frame count as before); ONNX Runtime matches torch, with the gate opened so the network matters."""
+    import torch
+
+    from hdrfuse.bracket import make_bracket
+    from hdrfuse.models.flexhdr import FlexHDR
+    from hdrfuse.models.flexhdr.engine import fuse_hdr_net
+    from hdrfuse.train import save_weights
+
+    cfg = {"channels": 8, "merge": {"blend": True, "growth": 4, "layers": 2, "base": True}}
+    torch.manual_seed(0)
+    model = FlexHDR(**cfg)
+    torch.nn.init.normal_(model.merge.gate[-1].weight, std=0.05)
+    torch.nn.init.constant_(model.merge.gate[-1].bias, 0.5)
+    path = save_weights(tmp_path / "flexhdr_refine.safetensors", model, {"model": cfg})
+    frames, times = _frames(3)
+    bracket = make_bracket(frames, exposure_times=times)
+    ours = fuse_hdr_net("flexhdr", bracket, torch.device("cpu"), tile=0, weights=str(path), backend="onnxruntime")
+    ref = fuse_hdr_net("flexhdr", bracket, torch.device("cpu"), tile=0, weights=str(path))
+    assert float(np.abs(ref.maps["gate"] - 0.5).mean()) > 1e-3  # the network's own blend is in the output
+    assert float(np.abs(ours.image - ref.image).max()) <= 1e-4 * max(1.0, float(np.abs(ref.image).max()))

@@ -105,3 +105,30 @@ def merge_deghosted(frames_u8: list[np.ndarray], times: np.ndarray, reference: i
         fallback = np.where(usable, log_exposure(frames_u8[idx], times[idx], log_response), fallback)
     log_e = np.where(den > 1e-3, num / np.maximum(den, 1e-8), fallback)
     return np.exp(log_e).astype(np.float32), masks
+
+
+def merge_deghosted_relative(frames: list[np.ndarray], ev: np.ndarray, reference: int,
+                             response: np.ndarray | None = None) -> np.ndarray:
+    """The ghost-free merge in the units the HDR networks work in: radiance seen from ``reference``,
+    where that frame saturates at 1. ``frames``: HxWx3 float in [0, 1] (or uint8 codes); ``ev``: each
+    frame's exposure in stops relative to the reference. The response is calibrated on the frames
+    unless given. This is the classical merge a refining FlexHDR (``merge: {base: true}``) corrects.
+
+    Example:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> radiance = rng.uniform(0.01, 1.0, (48, 48, 3)).astype(np.float32)
+        >>> ev = np.array([-2.0, 0.0, 2.0])
+        >>> frames = [np.clip((radiance * 2.0 ** e) ** (1 / 2.2), 0, 1) for e in ev]
+        >>> hdr = merge_deghosted_relative(frames, ev, reference=1)
+        >>> bool(abs(np.median(hdr / radiance) - 1.0) < 0.1)
+        True
+    """
+    u8 = [f if f.dtype == np.uint8 else np.clip(np.asarray(f, np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+          for f in frames]
+    times = np.power(2.0, np.asarray(ev, dtype=np.float64))
+    if response is None:
+        response = calibrate_response(u8, times)
+    hdr, _ = merge_deghosted(u8, times, reference, response)
+    # E * t_ref is the reference's exposure, and its response saturates at response[255]
+    return (hdr * (times[reference] / float(response[255].mean()))).astype(np.float32)

@@ -35,18 +35,13 @@ def merge_sequence_hdr(frames: np.ndarray, reference: int, times: np.ndarray | N
     import torch
 
     from ..bracket import estimate_exposure_times
-    from ..classical.debevec1997 import calibrate_response
-    from ..classical.deghost import merge_deghosted
+    from ..classical.deghost import merge_deghosted_relative
 
-    u8 = [np.clip(f * 255.0 + 0.5, 0, 255).astype(np.uint8) for f in frames]
     if times is None:
         times = estimate_exposure_times(torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float())
     times = np.asarray(times, dtype=np.float64)
-    response = calibrate_response(u8, times)
-    hdr, _ = merge_deghosted(u8, times, reference, response)
-    # E * t_ref is the reference's exposure; its response saturates at response[255]
-    scale = times[reference] / float(response[255].mean())
-    return (hdr * scale).astype(np.float32), times
+    hdr = merge_deghosted_relative(list(frames), np.log2(times / times[reference]), reference)
+    return hdr, times
 
 
 def dynamic_sample(frames: np.ndarray, hdr: np.ndarray, times: np.ndarray, picks: list[int], reference: int,

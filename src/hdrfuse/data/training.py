@@ -234,6 +234,13 @@ class SampleSource:
     sequence's frames (all of them with probability ``all_frames_fraction``) and come with the Mertens
     fusion of that subset (the base; zeros for 2 frames, where the model fuses with its intermediate)."""
     all_frames_fraction: float = 0.5
+    hdr_base: bool = False
+    """hdr task for a FlexHDR that refines a classical merge: each sample also carries the ghost-free
+    merge of its frames (:func:`~hdrfuse.classical.deghost.merge_deghosted_relative`), as the engine
+    computes it at inference."""
+    align_fraction: float = 0.0
+    """hdr task: share of samples whose non-reference frames are first ECC-aligned to the reference, as
+    ``--align ecc`` does before the network (the target stays: it is seen from the reference)."""
 
     def _real(self, rng: np.random.Generator, need: str) -> tuple[np.ndarray, ...] | None:
         """A crop of a real sequence that has ``need`` ("reference", "hdr", "middle" or "unlabelled"),
@@ -316,6 +323,22 @@ class SampleSource:
         return dense[0], dense[-1], blank, np.float32(0.0), _pseudo_reference(dense), np.float32(1.0), blank
 
     def hdr(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """``(f0, f1, f2, target, ev[, base])``: a dynamic 3-frame bracket (reference 1) and its HDR target
+        in units where the reference saturates at 1; ``align_fraction`` of them ECC-aligned first; with
+        ``hdr_base``, the classical ghost-free merge of the (aligned) frames last."""
+        sample = self._hdr_sample(rng)
+        if not (self.hdr_base or self.align_fraction > 0):
+            return sample
+        frames, gt, ev = list(sample[:3]), sample[3], np.asarray(sample[4], np.float32)
+        if rng.random() < self.align_fraction:
+            frames = ecc_aligned(frames, ev, 1)
+        if not self.hdr_base:
+            return (*frames, gt, ev)
+        from ..classical.deghost import merge_deghosted_relative
+
+        return (*frames, gt, ev, merge_deghosted_relative(frames, ev, 1))
+
+    def _hdr_sample(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         real = self._real(rng, "hdr")
         if real is not None and len(real[0]) == 3:  # Kalantari: 3 frames, the middle is the reference
             frames, gt, ev = real
@@ -384,6 +407,25 @@ class SampleSource:
             stack = np.stack(b.frames)
             ev = np.log2(b.exposure_times / b.exposure_times[b.reference]).astype(np.float32)
         return (*moved_with_flow(stack, 1, rng, self.flow_strength), ev)
+
+
+def ecc_aligned(frames: list[np.ndarray], ev: np.ndarray, reference: int) -> list[np.ndarray]:
+    """HxWx3 float frames aligned onto ``reference`` as ``--align ecc`` aligns a bracket (ECC homography
+    from the MTB shift, uncovered pixels from the re-exposed reference); where ECC does not converge the
+    MTB shift is kept, silently (a training sample)."""
+    import warnings
+
+    from ..align import align
+    from ..bracket import make_bracket
+
+    bracket = make_bracket([np.clip(f, 0, 1).astype(np.float32) for f in frames],
+                           exposure_times=list(np.power(2.0, ev)), reference=reference, use_exif=False,
+                           tensor=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        aligned, _ = align(bracket, "ecc")
+    stack = np.asarray(aligned.frames).transpose(0, 2, 3, 1)
+    return [np.ascontiguousarray(f, dtype=np.float32) for f in stack]
 
 
 def moved_with_flow(stack: np.ndarray, reference: int, rng: np.random.Generator,

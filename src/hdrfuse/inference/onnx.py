@@ -62,10 +62,11 @@ class HdrGraph(nn.Module):
     def __init__(self, model: nn.Module, name: str) -> None:
         super().__init__()
         self.model, self.name = model, name
+        self.inputs = 3 if getattr(model, "refines_base", False) else 2  # + the classical merge it refines
 
-    def forward(self, ldr: torch.Tensor, ev: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def forward(self, ldr: torch.Tensor, ev: torch.Tensor, base: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         if self.name == "flexhdr":
-            hdr = self.model.core(ldr, ev, 0)
+            hdr = self.model.core(ldr, ev, 0, base)
             last = self.model.last
             return hdr, last["attention"], last["uncertainty"], last["confidence"]
         hdr = self.model(ldr, ev, 1)
@@ -94,14 +95,17 @@ def load_network(method: str, weights: str | os.PathLike[str] | None = None) -> 
 
 
 def example_inputs(method: str, h: int, w: int, n: int = 3, seed: int = 0, count: int = 5) -> tuple[torch.Tensor, ...]:
-    """Random inputs of the graph's layout (H, W multiples of :data:`MULTIPLE`; ``count`` twophase images)."""
+    """Random inputs of the graph's layout (H, W multiples of :data:`MULTIPLE`; ``count``: twophase images, or 3 for a flexhdr that refines a base)."""
     g = torch.Generator().manual_seed(seed)
     if method == "twophase":
         return tuple(torch.rand(1, 3, h, w, generator=g) for _ in range(count))
     n = 3 if method == "ahdrnet" else n
     ev = torch.linspace(-2.0, 2.0, n)[None]
     ev = ev - ev[:, 1 if method == "ahdrnet" else 0 : (2 if method == "ahdrnet" else 1)]
-    return torch.rand(1, n, 3, h, w, generator=g), ev
+    ldr = torch.rand(1, n, 3, h, w, generator=g)
+    if count == 3:  # a refining flexhdr: + a classical merge (radiance of the reference's scale)
+        return ldr, ev, ldr[:, 0].pow(2.2) * 1.5
+    return ldr, ev
 
 
 def _wrap(method: str, model: nn.Module) -> nn.Module:
@@ -136,8 +140,8 @@ def export_onnx(method: str, path: str | os.PathLike[str], weights: str | os.Pat
     else:
         frames = torch.export.Dim("n", min=1, max=64) if method == "flexhdr" else None
         shapes = ({1: frames, 3: h, 4: w} if frames is not None else {3: h, 4: w},
-                  {1: frames} if frames is not None else None)
-        names = ["ldr", "ev"]
+                  {1: frames} if frames is not None else None) + (({2: h, 3: w},) if graph.inputs == 3 else ())
+        names = ["ldr", "ev", "base"][: graph.inputs]
     sample = example_inputs(method, 8 * m, 12 * m, count=getattr(graph, "inputs", 5))
 
     def encode(tmp: Path) -> None:

@@ -63,7 +63,10 @@ def _hdr_inputs(batch: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, 
 
 
 def _predict_hdr(model: nn.Module, batch: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``hdr`` samples; a sixth part is the classical merge a refining FlexHDR corrects (``hdr_base``)."""
     ldr, ev, gt = _hdr_inputs(batch)
+    if len(batch) > 5:
+        return model(ldr, ev, 1, batch[5]), gt
     return model(ldr, ev, 1), gt
 
 

@@ -168,7 +168,8 @@ def _streams(cfg: dict[str, Any], samples: str) -> tuple[SampleStream, SampleStr
           "flow_strength": tuple(float(v) for v in data.get("flow_strength", (1.0, 4.0))),
           "flow_neighbours": int(data.get("flow_neighbours", 99)),
           "fusion_base": bool(data.get("fusion_base", False)),
-          "all_frames_fraction": float(data.get("all_frames_fraction", 0.5))}
+          "all_frames_fraction": float(data.get("all_frames_fraction", 0.5)),
+          "hdr_base": bool(data.get("hdr_base", False)), "align_fraction": float(data.get("align_fraction", 0.0))}
     train_real, val_real = real_sequences(data)
     train = SampleStream(SampleSource(photos[0], hdrs[0], sequences=train_real, **kw), samples,
                          cfg["batch_size"], cfg["seed"])
@@ -280,7 +281,14 @@ def train(
         start, history, best = state["step"], state["history"], state["best"]
         torch.set_rng_state(state["torch_rng"])
     if start == 0 and cfg.get("init"):  # continue from weights (e.g. a committed checkpoint), fresh optimizer
-        model.load_state_dict(load_weights(cfg["init"]))
+        # init_new: prefixes of parameters the checkpoint may lack (modules added to its architecture that
+        # start at their own initialisation, e.g. a zero-initialised gate); anything else must match
+        missing, unexpected = model.load_state_dict(load_weights(cfg["init"]), strict=False)
+        new = tuple(cfg.get("init_new", ()))
+        stray = [k for k in missing if not k.startswith(new)] + list(unexpected)
+        if stray:
+            raise InputError(f"init: the weights do not fit the model ({', '.join(stray[:4])}"
+                             f"{' ...' if len(stray) > 4 else ''})", cfg["init"])
     net: nn.Module = model
     if world > 1:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[local] if device.type == "cuda" else None)

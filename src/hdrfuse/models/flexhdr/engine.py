@@ -16,9 +16,10 @@ TILE_BYTES = {("flexhdr", "torch"): 3_900, ("flexhdr", "onnxruntime"): 9_400,
 """Working memory per tile pixel and frame of one forward pass (``benchmarks/tile_memory.py`` measures it:
 flexhdr 3.6 / 9.0 KB, ahdrnet 1.4 / 4.1 KB with torch / ONNX Runtime; these add ~8 % headroom)."""
 
-MAP_KEYS = ("attention", "uncertainty", "confidence", "weights")
+MAP_KEYS = ("attention", "uncertainty", "confidence", "weights", "gate")
 """The networks' maps returned beside the HDR (per frame; ahdrnet: attention of the non-reference frames;
-weights: a blending merge's share of each frame)."""
+weights: a blending merge's share of each frame; gate: how far a refining merge moved from the classical
+merge towards its own blend, one channel)."""
 
 
 def _build(name: str):  # noqa: ANN202
@@ -64,20 +65,23 @@ def fuse_hdr_net(
         from ...inference.onnx import session_for
 
         session = session_for(name, weights)
+        refines = any(i.name == "base" for i in session.get_inputs())
     else:
         model = load_model(name, _build(name), weights).to(device)
+        refines = bool(getattr(model, "refines_base", False))
 
-    def forward(frames_tile: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(frames_tile: torch.Tensor, base: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The network on one tile: (HDR [1, 3, h, w], maps)."""
         if session is None:
             with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                return model(frames_tile, ev, ref).float(), getattr(model, "last", {})
-        return _onnx_forward(session, name, frames_tile, ev, ref)
+                out = model(frames_tile, ev, ref) if base is None else model(frames_tile, ev, ref, base)
+                return out.float(), getattr(model, "last", {})
+        return _onnx_forward(session, name, frames_tile, ev, ref, base)
 
-    def run(flat: torch.Tensor) -> torch.Tensor:
+    def run(flat: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
         """One tile: the HDR and, behind it, the maps of the same pass (so tiling blends them alike)."""
         h, w = flat.shape[-2:]
-        out, last = forward(flat.view(1, n, 3, h, w))
+        out, last = forward(flat.view(1, n, 3, h, w), base)
         extra = []
         for key in MAP_KEYS:
             value = last.get(key)
@@ -91,13 +95,27 @@ def fuse_hdr_net(
         return torch.cat([out, *extra], dim=1)
 
     flat = frames.reshape(1, n * 3, *frames.shape[-2:])
-    stacked = run_tiled(run, [flat], tiles, overlap, device, multiple=8)[0]
+    inputs = [flat]
+    if refines:  # the classical ghost-free merge the network corrects: whole frames, once
+        inputs.append(classical_base(frames, np.log2(times / times[ref]), ref))
+    stacked = run_tiled(run, inputs, tiles, overlap, device, multiple=8)[0]
     hdr, maps, at = stacked[:3], {}, 3
     for key, channels in layout.items():
         maps[key] = stacked[at : at + channels].numpy()  # views of the accumulator: no copies
         at += channels
     image = np.ascontiguousarray(hdr.clamp_(min=0).div_(float(times[ref])).permute(1, 2, 0).numpy())
     return Result(image=image, kind="hdr", maps=maps, info={"exposure_times": times, "tile": tiles})
+
+
+def classical_base(frames: torch.Tensor | np.ndarray, ev: np.ndarray, reference: int) -> torch.Tensor:
+    """``[1, 3, H, W]``: the reference-guided ghost-free merge of ``[N, 3, H, W]`` frames in the networks'
+    units (:func:`~hdrfuse.classical.deghost.merge_deghosted_relative`), what a refining FlexHDR corrects."""
+    from ...bracket import as_numpy
+    from ...classical.deghost import merge_deghosted_relative
+
+    stack = as_numpy(frames).transpose(0, 2, 3, 1)
+    hdr = merge_deghosted_relative([stack[k] for k in range(stack.shape[0])], ev, reference)
+    return torch.from_numpy(hdr).permute(2, 0, 1)[None].contiguous()
 
 
 def tile_shape(name: str, backend: str, size: tuple[int, int], n: int, device: torch.device,
@@ -114,7 +132,7 @@ def tile_shape(name: str, backend: str, size: tuple[int, int], n: int, device: t
 
 
 def _onnx_forward(session: object, name: str, frames: torch.Tensor, ev: torch.Tensor,
-                  ref: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                  ref: int, base: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The exported graph on one tile: padded to the network's multiple, the reference first for flexhdr
     (the graph's layout), the maps put back in the bracket's frame order."""
     from ...inference.onnx import MULTIPLE, output_names, run_session
@@ -125,7 +143,10 @@ def _onnx_forward(session: object, name: str, frames: torch.Tensor, ev: torch.Te
     if name == "flexhdr":
         order = [ref, *(i for i in range(n) if i != ref)]
     padded = pad_to_multiple(frames[:, order].flatten(0, 1).float(), MULTIPLE[name])[0]
-    outputs = run_session(session, {"ldr": padded.view(1, n, 3, *padded.shape[-2:]), "ev": ev[:, order].float()})
+    feeds = {"ldr": padded.view(1, n, 3, *padded.shape[-2:]), "ev": ev[:, order].float()}
+    if base is not None:
+        feeds["base"] = pad_to_multiple(base.float(), MULTIPLE[name])[0]
+    outputs = run_session(session, feeds)
     back = [order.index(i) for i in range(n)]
     maps = {}
     for key, value in zip(output_names(name)[1:], outputs[1:]):

@@ -239,10 +239,17 @@ class MergeNet(nn.Module):
     at ``log(E_i^w)`` (the head's last layer and the refinement start at zero), so an untrained merge is
     a hat-weighted radiance merge of the warped frames, and training learns which frame to trust where
     (moving objects, misalignment) instead of first learning to produce radiance at all.
+
+    ``base=True`` (needs ``blend``): the merge refines a classical HDR merge it is given, ``base [B, 3, H, W]``
+    (the engine's reference-guided deghosting merge, :func:`~hdrfuse.classical.deghost.merge_deghosted_relative`):
+    ``HDR = max(base + g * (blend - base), 0) * exp(refine)``, with a per-pixel gate ``g`` whose last layer
+    starts at zero. So the untrained network *is* the classical merge, and training learns where the
+    warped frames (its flow, its weights) beat it and by how much (the gate's gradient is not zero at zero,
+    as in a zero-initialised adapter).
     """
 
     def __init__(self, channels: int = 64, blocks: int = 3, growth: int = 32, layers: int = 5,
-                 blend: bool = False) -> None:
+                 blend: bool = False, base: bool = False) -> None:
         super().__init__()
         self.inp = conv(channels, channels)
         self.blocks = nn.ModuleList([RDB(channels, growth, layers) for _ in range(blocks)])
@@ -255,13 +262,21 @@ class MergeNet(nn.Module):
             for layer in (self.weight_head[-1], self.refine[-1]):
                 nn.init.zeros_(layer.weight)
                 nn.init.zeros_(layer.bias)
+        self.base = bool(base)
+        if self.base:
+            if not self.blend:
+                raise ValueError("a merge that refines a base needs blend=True")
+            self.gate = nn.Sequential(conv(channels, channels // 2), nn.Conv2d(channels // 2, 1, 3, padding=1))
+            nn.init.zeros_(self.gate[-1].weight)
+            nn.init.zeros_(self.gate[-1].bias)
         self.last_weights: torch.Tensor | None = None
+        self.last_gate: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor, radiance: torch.Tensor | None = None,
-                confidence: torch.Tensor | None = None) -> torch.Tensor:
+                confidence: torch.Tensor | None = None, base: torch.Tensor | None = None) -> torch.Tensor:
         """``x [B, N, C, H, W]`` regulated features, ``residual [B, C, H, W]`` (the reference's); with
         ``blend``, ``radiance [B, N, 3, H, W]`` (warped ``LDR^2.2 / t``) and ``confidence [B, N, 1, H, W]``
-        (warped exposure confidence)."""
+        (warped exposure confidence); with ``base``, the classical merge ``[B, 3, H, W]`` it refines."""
         x = per_stream(self.inp, x)
         outs = []
         for block, share in zip(self.blocks, self.shares):
@@ -276,6 +291,12 @@ class MergeNet(nn.Module):
         weights = torch.softmax(logits, dim=1)
         self.last_weights = weights.detach()[:, :, 0]
         blended = (weights * radiance).sum(dim=1)
+        if self.base:
+            if base is None:
+                raise ValueError("this merge refines a classical merge: pass base [B, 3, H, W]")
+            gate = self.gate(merged)
+            self.last_gate = gate.detach()
+            blended = (base + gate * (blended - base)).clamp_min(0.0)
         return blended * torch.exp(self.refine(merged).clamp(-CORRECTION_LIMIT, CORRECTION_LIMIT))
 
 
@@ -318,12 +339,21 @@ class FlexHDR(nn.Module):
         t = torch.pow(2.0, ev.to(ldr.dtype))[:, :, None, None, None]
         return torch.cat([ldr, ldr.clamp(0, 1).pow(GAMMA) / t], dim=2)
 
-    def forward(self, ldr: torch.Tensor, ev: torch.Tensor, reference: int = 0) -> torch.Tensor:
+    @property
+    def refines_base(self) -> bool:
+        """Whether the merge refines a classical merge passed as ``base`` (``merge: {base: true}``)."""
+        return self.merge.base
+
+    def forward(self, ldr: torch.Tensor, ev: torch.Tensor, reference: int = 0,
+                base: torch.Tensor | None = None) -> torch.Tensor:
         b, n, c, h0, w0 = ldr.shape
         flat, _ = pad_to_multiple(ldr.flatten(0, 1), self.multiple)
-        return self.core(flat.view(b, n, c, *flat.shape[-2:]), ev, reference)[..., :h0, :w0]
+        if base is not None:
+            base = pad_to_multiple(base, self.multiple)[0]
+        return self.core(flat.view(b, n, c, *flat.shape[-2:]), ev, reference, base)[..., :h0, :w0]
 
-    def core(self, ldr: torch.Tensor, ev: torch.Tensor, reference: int = 0) -> torch.Tensor:
+    def core(self, ldr: torch.Tensor, ev: torch.Tensor, reference: int = 0,
+             base: torch.Tensor | None = None) -> torch.Tensor:
         """:meth:`forward` on frames whose H, W are multiples of 8 (what an exported graph runs): every
         stream is processed in one batch, so the graph takes any number of frames."""
         b, n = ldr.shape[:2]
@@ -341,11 +371,13 @@ class FlexHDR(nn.Module):
         uncertainty = (fw - fr.unsqueeze(1)).abs() * er.unsqueeze(1)
         attention = self.attention(fw, fr, uncertainty, ew)
         xw = warp_all(x, flows)
-        hdr = self.merge(fw * attention, fr, xw[:, :, 3:], ew)  # radiance and confidence: for a blending merge
+        hdr = self.merge(fw * attention, fr, xw[:, :, 3:], ew, base)  # radiance, confidence: for a blending merge
         self.last = {"flow": flows, "confidence": conf, "uncertainty": uncertainty.mean(2),
                      "attention": attention.mean(2), "inputs": x, "warped_inputs": xw}
         if self.merge.blend:
             self.last["weights"] = self.merge.last_weights
+        if self.merge.base:
+            self.last["gate"] = self.merge.last_gate
         return hdr
 
     def photometric_loss(self, reference: int) -> torch.Tensor:
