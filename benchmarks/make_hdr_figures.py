@@ -21,6 +21,8 @@ from _common import print_table, shared_stacks
 from make_figures import label
 
 STACKS = ("hdrtoolbox_stacks/stack_ghost", "dynamic_horse_ghostfree/horse")
+"""Both stacks, ``--methods`` as ``name[@align]`` (the networks too: ``flexhdr@ecc`` aligns first); the maps
+row shows every non-reference frame's map of each network (a refining FlexHDR's gate is one map)."""
 
 
 def map_tile(arr: np.ndarray, text: str) -> np.ndarray:
@@ -33,6 +35,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="docs/figures")
     parser.add_argument("--methods", default="debevec,debevec@ecc,ahdrnet,flexhdr")
+    parser.add_argument("--weights", default=None, help="flexhdr weights other than the shipped ones")
     args = parser.parse_args()
     from hdrfuse.api import run_method
     from hdrfuse.bracket import make_bracket
@@ -49,12 +52,19 @@ def main() -> int:
         for spec in args.methods.split(","):
             name, _, align = spec.partition("@")
             if name in ("flexhdr", "ahdrnet"):
-                result = fuse_hdr_net(name, bracket, torch.device("cpu"), tile=max(bracket.size) + 64)
+                from hdrfuse.align import align as align_bracket
+
+                given = align_bracket(bracket, align)[0] if align else bracket
+                result = fuse_hdr_net(name, given, torch.device("cpu"), tile=max(bracket.size) + 64,
+                                      weights=args.weights if name == "flexhdr" else None)
             else:
                 result = run_method(bracket, name, align=align or "none", device="cpu")
             tiles.append(label(mu_law_preview(result.image), spec))
             for key, arr in result.maps.items():
                 if key == "confidence":
+                    continue
+                if key == "gate":  # one map: how far the network moved from the classical merge
+                    maps_row.append(map_tile(np.abs(arr[0]), f"{spec} |gate|"))
                     continue
                 for i in range(arr.shape[0]):
                     if i != bracket.reference:

@@ -430,6 +430,26 @@ def test_init_continues_from_committed_weights(tmp_path: Path, sources: dict) ->
         assert torch.equal(a, b), k
 
 
+def test_init_names_the_modules_the_weights_may_lack(tmp_path: Path, sources: dict) -> None:
+    """Weights that lack a module fail with one clear line, unless ``init_new`` names it (a module added to
+    the architecture, e.g. FlexHDR's refining gate); then it keeps its own initialisation."""
+    from safetensors.torch import save_file
+
+    from hdrfuse.errors import InputError
+
+    first = train(_config(tmp_path / "a", sources, "twophase_phase1", steps=1), verbose=False)
+    prefix = next(iter(first.state_dict())).split(".")[0] + "."
+    save_file({k: v.contiguous() for k, v in first.state_dict().items() if not k.startswith(prefix)},
+              str(tmp_path / "partial.safetensors"))
+    with pytest.raises(InputError, match="do not fit the model"):
+        train(_config(tmp_path / "b", sources, "twophase_phase1", steps=0,
+                      init=str(tmp_path / "partial.safetensors")), verbose=False)
+    again = train(_config(tmp_path / "c", sources, "twophase_phase1", steps=0, init_new=[prefix],
+                          init=str(tmp_path / "partial.safetensors")), verbose=False)
+    for k, v in first.state_dict().items():
+        assert torch.equal(v, again.state_dict()[k]) != k.startswith(prefix) or v.numel() == 0, k
+
+
 # ---- AMNet refining a classical fusion (amnet.base) ---------------------------------------------------
 
 BASE_MODEL = {"unet": {"base": 4, "padding_mode": "replicate"},
