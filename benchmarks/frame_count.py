@@ -8,6 +8,7 @@ exactly three frames and runs on the subset only.
 
     hdrfuse synth out/hdr_val out/syn_dyn_val5 --seed 0 --motion --crop 512 --per-image 3 --frames 5 --ev 1,1.5
     python benchmarks/frame_count.py out/syn_dyn_val5 [--methods flexhdr,ahdrnet,debevec,debevec@ecc]
+        [--weights W --methods flexhdr_candidate@ecc,deghost@ecc]
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 
 import numpy as np
 
-from _common import print_table
+from _common import print_table, register_candidate
 
 SUBSETS = {"5 (all)": (0, 1, 2, 3, 4), "3 (0, 2, 4)": (0, 2, 4)}
 
@@ -27,7 +28,10 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("data", help="folder of 5-frame brackets with gt.exr (folder layout)")
     parser.add_argument("--methods", default="flexhdr,ahdrnet,debevec,debevec@ecc")
+    parser.add_argument("--weights", default=None, help="flexhdr weights to score as 'flexhdr_candidate'")
     args = parser.parse_args()
+    if args.weights:
+        register_candidate(args.weights)
     from hdrfuse.api import run_method
     from hdrfuse.bracket import make_bracket
     from hdrfuse.data.datasets import load_sequences

@@ -30,19 +30,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _common import SHARED, print_table
+from _common import SHARED, print_table, register_candidate
 
 CLASSICAL = ["reference", "debevec", "debevec@ecc", "deghost", "deghost@ecc"]
-
-
-def _register_candidate(weights: str) -> None:
-    from hdrfuse.methods import Result, register
-    from hdrfuse.models.flexhdr.engine import fuse_hdr_net
-
-    @register("flexhdr_candidate", kind="hdr", description=f"flexhdr with {weights}", options=("tile",),
-              raw_encoding="gamma")
-    def _candidate(bracket, device: torch.device, **options: object) -> Result:  # noqa: ANN001
-        return fuse_hdr_net("flexhdr", bracket, device, weights=weights, **options)  # type: ignore[arg-type]
 
 
 def synthetic_set(folder: Path) -> Path:
@@ -106,7 +96,7 @@ def main() -> int:
 
     methods = CLASSICAL + ["ahdrnet", "flexhdr"]
     if args.weights:
-        _register_candidate(args.weights)
+        register_candidate(args.weights)
         methods += ["flexhdr_candidate", "flexhdr_candidate@ecc"]
     if args.methods:
         methods = args.methods.split(",")

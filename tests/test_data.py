@@ -347,3 +347,20 @@ def test_hdr_samples_carry_the_classical_merge_and_can_be_ecc_aligned(tmp_path: 
     assert misfit(aligned) < 0.8 * misfit(based)
     batch = SampleStream(SampleSource([], [], hdr_base=True, **kw), "hdr", 2, 0).batch(0)
     assert len(batch) == 6 and batch[5].shape == (2, 3, 48, 48)
+
+
+def test_hdr_samples_merge_and_align_at_the_context_size_then_crop(tmp_path: Path) -> None:
+    """``base_context``: the bracket is made, aligned and merged at the larger size (as the engine merges whole
+    frames), then cropped: every part comes out at ``crop``, the merge still matches the target."""
+    from hdrfuse.data.training import SampleSource
+    from hdrfuse.train.trainer import real_sequences
+
+    _write_sequences(tmp_path / "seq", 2, 5)
+    train, _ = real_sequences({"sequences": [str(tmp_path / "seq")], "val_every_sequence": 0})
+    source = SampleSource([], [], crop=24, sequences=train, sequence_hdr_fraction=1.0, hdr_base=True,
+                          align_fraction=1.0, base_context=48)
+    for seed in range(3):
+        f0, f1, f2, gt, ev, base = source.hdr(np.random.default_rng(seed))
+        assert f0.shape == f1.shape == f2.shape == gt.shape == base.shape == (24, 24, 3) and ev.shape == (3,)
+        ok = (f1 > 0.1) & (f1 < 0.9)
+        assert float(np.median(np.abs(base[ok] / np.maximum(gt[ok], 1e-6) - 1))) < 0.1

@@ -110,7 +110,7 @@ def merge_deghosted(frames_u8: list[np.ndarray], times: np.ndarray, reference: i
 def merge_deghosted_relative(frames: list[np.ndarray], ev: np.ndarray, reference: int,
                              response: np.ndarray | None = None) -> np.ndarray:
     """The ghost-free merge in the units the HDR networks work in: radiance seen from ``reference``,
-    where that frame saturates at 1. ``frames``: HxWx3 float in [0, 1] (or uint8 codes); ``ev``: each
+    where that frame saturates at 1, its scale anchored on the reference's mid-tones (:func:`reference_scale`). ``frames``: HxWx3 float in [0, 1] (or uint8 codes); ``ev``: each
     frame's exposure in stops relative to the reference. The response is calibrated on the frames
     unless given. This is the classical merge a refining FlexHDR (``merge: {base: true}``) corrects.
 
@@ -130,5 +130,18 @@ def merge_deghosted_relative(frames: list[np.ndarray], ev: np.ndarray, reference
     if response is None:
         response = calibrate_response(u8, times)
     hdr, _ = merge_deghosted(u8, times, reference, response)
-    # E * t_ref is the reference's exposure, and its response saturates at response[255]
-    return (hdr * (times[reference] / float(response[255].mean()))).astype(np.float32)
+    return (hdr * reference_scale(u8[reference], hdr, times[reference] / float(response[255].mean()))).astype(np.float32)
+
+
+def reference_scale(reference_u8: np.ndarray, hdr: np.ndarray, fallback: float) -> float:
+    """The factor that puts a merge into the reference frame's own units, ``LDR^2.2`` (what FlexHDR's
+    exposure-normalised inputs use): the median of ``(Z / 255)^2.2 / HDR`` over the reference's mid-tones
+    (mean code in [0.1, 0.9] of the range). Anchoring the scale on the reference's well-exposed pixels is
+    stable; the calibrated response's own level at code 255 (``fallback``, used where fewer than 64 pixels
+    are mid-tones) is an extrapolation that moved by 10-75 % between crops of one scene."""
+    v = reference_u8.astype(np.float32) / 255.0
+    ok = (v.mean(axis=2) > 0.1) & (v.mean(axis=2) < 0.9)
+    if int(ok.sum()) < 64:
+        return float(fallback)
+    ratio = np.power(v[ok], 2.2) / np.maximum(hdr[ok], 1e-12)
+    return float(np.median(ratio))

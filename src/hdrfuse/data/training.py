@@ -22,7 +22,7 @@ Tasks:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -241,6 +241,10 @@ class SampleSource:
     align_fraction: float = 0.0
     """hdr task: share of samples whose non-reference frames are first ECC-aligned to the reference, as
     ``--align ecc`` does before the network (the target stays: it is seen from the reference)."""
+    base_context: int = 0
+    """hdr task with ``hdr_base`` or ``align_fraction``: the bracket is made at this size, aligned and merged
+    there, and only then cropped to ``crop`` -- as the engine aligns and merges whole frames, so the
+    response the merge calibrates and the homography ECC finds see as much as at inference (0: ``crop``)."""
 
     def _real(self, rng: np.random.Generator, need: str) -> tuple[np.ndarray, ...] | None:
         """A crop of a real sequence that has ``need`` ("reference", "hdr", "middle" or "unlabelled"),
@@ -326,17 +330,20 @@ class SampleSource:
         """``(f0, f1, f2, target, ev[, base])``: a dynamic 3-frame bracket (reference 1) and its HDR target
         in units where the reference saturates at 1; ``align_fraction`` of them ECC-aligned first; with
         ``hdr_base``, the classical ghost-free merge of the (aligned) frames last."""
-        sample = self._hdr_sample(rng)
         if not (self.hdr_base or self.align_fraction > 0):
-            return sample
+            return self._hdr_sample(rng)
+        context = max(self.crop, self.base_context)
+        sample = (replace(self, crop=context) if context > self.crop else self)._hdr_sample(rng)
         frames, gt, ev = list(sample[:3]), sample[3], np.asarray(sample[4], np.float32)
         if rng.random() < self.align_fraction:
             frames = ecc_aligned(frames, ev, 1)
-        if not self.hdr_base:
-            return (*frames, gt, ev)
-        from ..classical.deghost import merge_deghosted_relative
+        parts = [np.stack(frames), gt]
+        if self.hdr_base:
+            from ..classical.deghost import merge_deghosted_relative
 
-        return (*frames, gt, ev, merge_deghosted_relative(frames, ev, 1))
+            parts.append(merge_deghosted_relative(frames, ev, 1))
+        stack, *rest = _joint_crop(parts, rng, self.crop) if context > self.crop else parts
+        return (*stack, rest[0], ev, *rest[1:])
 
     def _hdr_sample(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         real = self._real(rng, "hdr")

@@ -169,7 +169,8 @@ def _streams(cfg: dict[str, Any], samples: str) -> tuple[SampleStream, SampleStr
           "flow_neighbours": int(data.get("flow_neighbours", 99)),
           "fusion_base": bool(data.get("fusion_base", False)),
           "all_frames_fraction": float(data.get("all_frames_fraction", 0.5)),
-          "hdr_base": bool(data.get("hdr_base", False)), "align_fraction": float(data.get("align_fraction", 0.0))}
+          "hdr_base": bool(data.get("hdr_base", False)), "align_fraction": float(data.get("align_fraction", 0.0)),
+          "base_context": int(data.get("base_context", 0))}
     train_real, val_real = real_sequences(data)
     train = SampleStream(SampleSource(photos[0], hdrs[0], sequences=train_real, **kw), samples,
                          cfg["batch_size"], cfg["seed"])
