@@ -87,6 +87,7 @@ def main() -> int:
     parser.add_argument("--sets", default="out", help="where the validation sets are written (once)")
     parser.add_argument("--limit", type=int, default=12, help="SICE validation sequences")
     parser.add_argument("--methods", default=None, help="comma-separated; default: all listed above")
+    parser.add_argument("--only", default=None, help="comma-separated set names (default: both)")
     parser.add_argument("--out", default=None, help="write each set's harness report here (Markdown + CSV)")
     args = parser.parse_args()
     if not (SHARED / "hdr").is_dir():
@@ -101,8 +102,10 @@ def main() -> int:
     if args.methods:
         methods = args.methods.split(",")
     root = Path(args.sets)
-    sets = {"syn_dyn_val": synthetic_set(root / "syn_dyn_val"),
-            "sice_dyn_val": sice_set(root / "sice_dyn_val", args.config, args.limit)}
+    makers = {"syn_dyn_val": lambda: synthetic_set(root / "syn_dyn_val"),
+              "sice_dyn_val": lambda: sice_set(root / "sice_dyn_val", args.config, args.limit)}
+    wanted = args.only.split(",") if args.only else list(makers)
+    sets = {name: makers[name]() for name in wanted}
     table = []
     for name, folder in sets.items():
         result = evaluate(folder, methods, "folder", "cpu", 1600, None, show_progress=False)
