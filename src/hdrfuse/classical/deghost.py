@@ -110,7 +110,8 @@ def merge_deghosted(frames_u8: list[np.ndarray], times: np.ndarray, reference: i
 def merge_deghosted_relative(frames: list[np.ndarray], ev: np.ndarray, reference: int,
                              response: np.ndarray | None = None) -> np.ndarray:
     """The ghost-free merge in the units the HDR networks work in: radiance seen from ``reference``,
-    where that frame saturates at 1, its scale anchored on the reference's mid-tones (:func:`reference_scale`). ``frames``: HxWx3 float in [0, 1] (or uint8 codes); ``ev``: each
+    where that frame saturates at 1, its scale anchored on the reference's mid-tones
+    (:func:`reference_scale`). ``frames``: HxWx3 float in [0, 1] (or uint8 codes); ``ev``: each
     frame's exposure in stops relative to the reference. The response is calibrated on the frames
     unless given. This is the classical merge a refining FlexHDR (``merge: {base: true}``) corrects.
 
@@ -130,7 +131,8 @@ def merge_deghosted_relative(frames: list[np.ndarray], ev: np.ndarray, reference
     if response is None:
         response = calibrate_response(u8, times)
     hdr, _ = merge_deghosted(u8, times, reference, response)
-    return (hdr * reference_scale(u8[reference], hdr, times[reference] / float(response[255].mean()))).astype(np.float32)
+    fallback = times[reference] / float(response[255].mean())
+    return (hdr * reference_scale(u8[reference], hdr, fallback)).astype(np.float32)
 
 
 def reference_scale(reference_u8: np.ndarray, hdr: np.ndarray, fallback: float) -> float:

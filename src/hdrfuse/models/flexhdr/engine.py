@@ -97,7 +97,7 @@ def fuse_hdr_net(
     flat = frames.reshape(1, n * 3, *frames.shape[-2:])
     inputs = [flat]
     if refines:  # the classical ghost-free merge the network corrects: whole frames, once
-        inputs.append(classical_base(frames, np.log2(times / times[ref]), ref))
+        inputs.append(classical_base(bracket.uint8_frames(), np.log2(times / times[ref]), ref))
     stacked = run_tiled(run, inputs, tiles, overlap, device, multiple=8)[0]
     hdr, maps, at = stacked[:3], {}, 3
     for key, channels in layout.items():
@@ -107,14 +107,12 @@ def fuse_hdr_net(
     return Result(image=image, kind="hdr", maps=maps, info={"exposure_times": times, "tile": tiles})
 
 
-def classical_base(frames: torch.Tensor | np.ndarray, ev: np.ndarray, reference: int) -> torch.Tensor:
-    """``[1, 3, H, W]``: the reference-guided ghost-free merge of ``[N, 3, H, W]`` frames in the networks'
+def classical_base(frames_u8: list[np.ndarray], ev: np.ndarray, reference: int) -> torch.Tensor:
+    """``[1, 3, H, W]``: the reference-guided ghost-free merge of the bracket's 8-bit frames in the networks'
     units (:func:`~hdrfuse.classical.deghost.merge_deghosted_relative`), what a refining FlexHDR corrects."""
-    from ...bracket import as_numpy
     from ...classical.deghost import merge_deghosted_relative
 
-    stack = as_numpy(frames).transpose(0, 2, 3, 1)
-    hdr = merge_deghosted_relative([stack[k] for k in range(stack.shape[0])], ev, reference)
+    hdr = merge_deghosted_relative(frames_u8, ev, reference)
     return torch.from_numpy(hdr).permute(2, 0, 1)[None].contiguous()
 
 
