@@ -8,7 +8,7 @@ from conftest import textured_scene
 
 import hdrfuse
 from hdrfuse.classical.debevec1997 import debevec1997
-from hdrfuse.classical.deghost import merge_deghosted, predicted_codes
+from hdrfuse.classical.deghost import ghost_masks, intensity_mapping, merge_deghosted
 
 
 def _expose(radiance: np.ndarray, t: float) -> np.ndarray:
@@ -33,14 +33,29 @@ def _moving_square_bracket() -> tuple[list[np.ndarray], np.ndarray, np.ndarray, 
     return frames, times, scene, ghost
 
 
-def test_predicted_codes_follow_the_response() -> None:
+def test_intensity_mapping_recovers_the_exposure_ratio_despite_motion() -> None:
+    """The measured mapping is the code mapping ``f(f^-1(z) * 4)`` of a 2.2-gamma camera (the formula),
+    also with the moving square in the frame (a median per code ignores what moved)."""
+    frames, times, _, _ = _moving_square_bracket()
+    table, low, _ = intensity_mapping(frames[1], frames[2])
+    z = np.arange(20, 140)
+    expected = 255 * np.minimum(((z / 255) ** 2.2) * 4.0, 1.0) ** (1 / 2.2)
+    used = np.isin(z, np.unique(frames[1]))
+    assert np.abs(table[z, 1] - expected)[used].mean() < 3.0
+    assert np.all(np.diff(table[:, 1]) >= 0)  # monotone
+    assert low.min() >= 150  # a clipped reference pixel is matched by bright readings only
+
+
+def test_masks_ignore_a_wrong_response_and_wrong_times() -> None:
+    """Agreement is tested through the frames' own mapping: times off by 40 % and a wrong response
+    (the old failure: 30-95 % of a static sequence masked) leave a static bracket unmasked."""
+    scene = textured_scene(64, 96, seed=5, dynamic_range=80.0)
+    times = np.array([0.25, 1.0, 4.0])
+    frames = [_expose(scene, t) for t in times]
     codes = np.arange(256, dtype=np.float32)
-    response = np.repeat(((codes + 0.5) / 256.0) ** 2.2, 3).reshape(256, 3).astype(np.float32)
-    ref = np.full((2, 2, 3), 100, np.uint8)
-    twice = predicted_codes(ref, 1.0, 2.0, response)
-    expected = 256 * (((100.5 / 256) ** 2.2) * 2) ** (1 / 2.2) - 0.5
-    assert float(twice[0, 0, 0]) == pytest.approx(expected, abs=0.6)
-    assert np.allclose(predicted_codes(ref, 1.0, 1.0, response), 100, atol=0.6)
+    wrong = np.repeat(((codes + 0.5) / 256.0) ** 1.4, 3).reshape(256, 3).astype(np.float32)
+    masks = ghost_masks(frames, times * np.array([1.4, 1.0, 0.6]), 1, wrong)
+    assert masks.mean() < 0.02
 
 
 def test_deghost_removes_a_moving_square() -> None:
