@@ -57,7 +57,8 @@ def network_flops(engine: str, bracket) -> float:  # noqa: ANN001
         else:
             ldr = torch.empty(1, bracket.n, 3, h, w, device="meta")
             ev = torch.zeros(1, bracket.n, device="meta")
-            model(ldr, ev, 1 if engine == "ahdrnet" else bracket.reference)
+            base = [torch.empty(1, 3, h, w, device="meta")] if getattr(model, "refines_base", False) else []
+            model(ldr, ev, 1 if engine == "ahdrnet" else bracket.reference, *base)
     return float(counter.get_total_flops())
 
 

@@ -71,8 +71,8 @@ def main() -> int:
                         maps_row.append(map_tile(arr[i], f"{spec} {key} {i}"))
             rows.append([stack, spec, f"{float(np.percentile(result.image, 99.5)):.3g}"])
         sheet.append(np.concatenate(tiles, axis=1))
-        if maps_row:  # no wider than the row above; the sheet pads every row to one width below
-            sheet.append(np.concatenate(maps_row, axis=1)[:, : sheet[-1].shape[1]])
+        for start in range(0, len(maps_row), len(tiles)):  # maps wrap into rows as wide as the one above
+            sheet.append(np.concatenate(maps_row[start : start + len(tiles)], axis=1))
     if sheet:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)

@@ -422,11 +422,20 @@ def test_refining_merge_learns_where_the_frames_beat_its_base() -> None:
     assert float(model.last["gate"][0, 0, 8:20, 8:20].mean()) > 0.3
 
 
+def _moved_bracket(times: np.ndarray):  # noqa: ANN202 - a Bracket
+    """Three exposures of a textured scene; something moved in the bright frame (rows 20-50, cols 30-70)."""
+    from hdrfuse.bracket import make_bracket
+
+    scene = textured_scene(96, 136, seed=7)
+    frames = [np.clip(scene * t, 0, 1) ** (1 / 2.2) for t in times]
+    frames[2][20:50, 30:70] = 0.1
+    return make_bracket([f.astype(np.float32) for f in frames], exposure_times=list(times))
+
+
 def test_engine_with_an_untrained_refining_model_is_the_deghosting_merge(tmp_path) -> None:  # noqa: ANN001
     """The engine computes the ghost-free merge of the whole frames and hands it to the network tile by
     tile; untrained, its output is that merge (scaled to the reference frame's mid-tones, over the
     reference's time), whole and tiled, and it returns the gate map."""
-    from hdrfuse.bracket import make_bracket
     from hdrfuse.classical.debevec1997 import calibrate_response
     from hdrfuse.classical.deghost import merge_deghosted
     from hdrfuse.models.flexhdr.engine import fuse_hdr_net
@@ -434,11 +443,8 @@ def test_engine_with_an_untrained_refining_model_is_the_deghosting_merge(tmp_pat
 
     torch.manual_seed(0)
     path = save_weights(tmp_path / "refine.safetensors", FlexHDR(**REFINE), {"model": REFINE})
-    scene = textured_scene(96, 136, seed=7)
     times = np.array([0.25, 1.0, 4.0])
-    frames = [np.clip(scene * t, 0, 1) ** (1 / 2.2) for t in times]
-    frames[2][20:50, 30:70] = 0.1  # something moved in the bright frame
-    bracket = make_bracket([f.astype(np.float32) for f in frames], exposure_times=list(times))
+    bracket = _moved_bracket(times)
     u8 = [np.clip(np.asarray(bracket.frames[i]).transpose(1, 2, 0) * 255 + 0.5, 0, 255).astype(np.uint8) for i in range(3)]
     rel = times / times[1]
     merged = merge_deghosted(u8, rel, 1, calibrate_response(u8, rel))[0]
@@ -450,3 +456,26 @@ def test_engine_with_an_untrained_refining_model_is_the_deghosting_merge(tmp_pat
     for result in (whole, tiled):
         assert np.allclose(result.image, expected, rtol=1e-4, atol=1e-6)
         assert result.maps["gate"].shape == (1, 96, 136)
+
+
+def test_engine_guard_keeps_the_classical_merge_where_a_frame_moved(tmp_path) -> None:  # noqa: ANN001
+    """With the gate forced open (the network's own blend everywhere), the guarded engine returns the
+    classical ghost-free merge inside the moved region, which the blend gets wrong, and the network's
+    output far from it; unguarded, the network's output is used everywhere."""
+    from hdrfuse.models.flexhdr.engine import fuse_hdr_net
+    from hdrfuse.train.checkpoint import save_weights
+
+    torch.manual_seed(0)
+    model = FlexHDR(**REFINE)
+    torch.nn.init.constant_(model.merge.gate[-1].bias, 1.0)  # g = 1: output = the network's blend
+    path = save_weights(tmp_path / "open.safetensors", model, {"model": REFINE})
+    untrained = save_weights(tmp_path / "shut.safetensors", FlexHDR(**REFINE), {"model": REFINE})
+    times = np.array([0.25, 1.0, 4.0])
+    bracket = _moved_bracket(times)
+    run = lambda w, guard: fuse_hdr_net("flexhdr", bracket, torch.device("cpu"), tile=0, weights=str(w), guard=guard).image  # noqa: E731
+    base, guarded, open_ = run(untrained, True), run(path, True), run(path, False)
+    inside = (slice(24, 46), slice(34, 66))
+    far = (slice(70, 96), slice(90, 136))
+    assert np.abs(open_[inside] - base[inside]).mean() > 0.05 * base[inside].mean()  # the blend is fooled
+    assert np.allclose(guarded[inside], base[inside], rtol=1e-5, atol=1e-7)
+    assert np.allclose(guarded[far], open_[far], rtol=1e-5, atol=1e-7)

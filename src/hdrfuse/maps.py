@@ -22,6 +22,9 @@ LEGENDS: dict[str, str] = {
     "attention": "attention of the merge per frame: how much of the frame's features pass (1 = all)",
     "uncertainty": "the network's uncertainty per frame (exposure and alignment): high = trusted less",
     "confidence": "confidence of the flow alignment per frame: high = the warped frame is trusted",
+    "gate": "how far the refining network moved from the classical ghost-free merge towards its own blend "
+            "of the warped frames (0 = the classical merge; where a frame is masked as a ghost the engine "
+            "keeps the classical merge)",
 }
 """What each map shows, by map name."""
 

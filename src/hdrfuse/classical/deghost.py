@@ -145,12 +145,13 @@ def merge_deghosted(frames_u8: list[np.ndarray], times: np.ndarray, reference: i
 
 
 def merge_deghosted_relative(frames: list[np.ndarray], ev: np.ndarray, reference: int,
-                             response: np.ndarray | None = None) -> np.ndarray:
+                             response: np.ndarray | None = None, masks: bool = False):  # noqa: ANN201
     """The ghost-free merge in the units the HDR networks work in: radiance seen from ``reference``,
     where that frame saturates at 1, its scale anchored on the reference's mid-tones
     (:func:`reference_scale`). ``frames``: HxWx3 float in [0, 1] (or uint8 codes); ``ev``: each
     frame's exposure in stops relative to the reference. The response is calibrated on the frames
     unless given. This is the classical merge a refining FlexHDR (``merge: {base: true}``) corrects.
+    ``masks=True`` returns ``(hdr, ghost masks [N, H, W])``.
 
     Example:
         >>> import numpy as np
@@ -167,9 +168,10 @@ def merge_deghosted_relative(frames: list[np.ndarray], ev: np.ndarray, reference
     times = np.power(2.0, np.asarray(ev, dtype=np.float64))
     if response is None:
         response = calibrate_response(u8, times)
-    hdr, _ = merge_deghosted(u8, times, reference, response)
+    hdr, ghost = merge_deghosted(u8, times, reference, response)
     fallback = times[reference] / float(response[255].mean())
-    return (hdr * reference_scale(u8[reference], hdr, fallback)).astype(np.float32)
+    hdr = (hdr * reference_scale(u8[reference], hdr, fallback)).astype(np.float32)
+    return (hdr, ghost) if masks else hdr
 
 
 def reference_scale(reference_u8: np.ndarray, hdr: np.ndarray, fallback: float) -> float:

@@ -37,6 +37,7 @@ def fuse_hdr_net(
     bf16: bool | None = None,
     backend: str | None = None,
     weights: str | None = None,
+    guard: bool = True,
 ) -> Result:
     """Run a learned HDR engine on a bracket; the HDR is divided by the reference's exposure time.
 
@@ -46,6 +47,10 @@ def fuse_hdr_net(
     :func:`~hdrfuse.inference.memory_budget`; 0 = the whole image in one pass).
     ``bf16``: autocast to bfloat16 (default: on CUDA only; CPUs without native bf16 run it slower).
     ``backend``: ``"torch"`` (default) or ``"onnxruntime"`` (the exported graph, CPU).
+    ``guard`` (a refining model): where the classical ghost masks say a frame contradicts the reference,
+    the output is the classical merge (blended by the soft mask), not the network's. The network's gate
+    opened over people who walked through `stack_ghost` and let them through half-transparent; the masks
+    catch them. ``False`` gives the network's output everywhere (what training optimises).
     """
     use_bf16 = resolve_bf16(device, bf16)
     frames, ref, n = bracket.frames, bracket.reference, bracket.n
@@ -95,11 +100,14 @@ def fuse_hdr_net(
         return torch.cat([out, *extra], dim=1)
 
     flat = frames.reshape(1, n * 3, *frames.shape[-2:])
-    inputs = [flat]
+    inputs, ghost = [flat], None
     if refines:  # the classical ghost-free merge the network corrects: whole frames, once
-        inputs.append(classical_base(bracket.uint8_frames(), np.log2(times / times[ref]), ref))
+        base, ghost = classical_base(bracket.uint8_frames(), np.log2(times / times[ref]), ref)
+        inputs.append(base)
     stacked = run_tiled(run, inputs, tiles, overlap, device, multiple=8)[0]
     hdr, maps, at = stacked[:3], {}, 3
+    if ghost is not None and guard:  # where a frame contradicts the reference, the classical merge stands
+        hdr.mul_(1.0 - ghost).add_(inputs[1][0] * ghost)
     for key, channels in layout.items():
         maps[key] = stacked[at : at + channels].numpy()  # views of the accumulator: no copies
         at += channels
@@ -107,13 +115,15 @@ def fuse_hdr_net(
     return Result(image=image, kind="hdr", maps=maps, info={"exposure_times": times, "tile": tiles})
 
 
-def classical_base(frames_u8: list[np.ndarray], ev: np.ndarray, reference: int) -> torch.Tensor:
-    """``[1, 3, H, W]``: the reference-guided ghost-free merge of the bracket's 8-bit frames in the networks'
-    units (:func:`~hdrfuse.classical.deghost.merge_deghosted_relative`), what a refining FlexHDR corrects."""
+def classical_base(frames_u8: list[np.ndarray], ev: np.ndarray, reference: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``([1, 3, H, W], [1, H, W])``: the reference-guided ghost-free merge of the bracket's 8-bit frames in the
+    networks' units (:func:`~hdrfuse.classical.deghost.merge_deghosted_relative`), what a refining FlexHDR
+    corrects, and where any frame contradicts the reference (the largest of the frames' soft ghost masks)."""
     from ...classical.deghost import merge_deghosted_relative
 
-    hdr = merge_deghosted_relative(frames_u8, ev, reference)
-    return torch.from_numpy(hdr).permute(2, 0, 1)[None].contiguous()
+    hdr, masks = merge_deghosted_relative(frames_u8, ev, reference, masks=True)
+    ghost = torch.from_numpy(np.ascontiguousarray(masks.max(axis=0)))[None]
+    return torch.from_numpy(hdr).permute(2, 0, 1)[None].contiguous(), ghost
 
 
 def tile_shape(name: str, backend: str, size: tuple[int, int], n: int, device: torch.device,
