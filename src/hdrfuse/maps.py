@@ -15,8 +15,8 @@ import numpy as np
 LEGENDS: dict[str, str] = {
     "weights": "share of each frame in the result per pixel (the frames' weights sum to 1): white = "
                "this frame decides the pixel",
-    "ghost_masks": "1 (white) where the frame agrees with the reference and is merged, 0 where it is "
-                   "masked as a ghost and the reference is used instead",
+    "ghost_masks": "1 (white) where the frame disagrees with the reference (a ghost) and is left out of "
+                   "the merge, 0 where it agrees and is merged",
     "intermediate": "the middle exposure the phase-1 UNet generated between the darkest and brightest frame "
                     "(the real middle frame when the bracket has one)",
     "attention": "attention of the merge per frame: how much of the frame's features pass (1 = all)",
