@@ -472,7 +472,10 @@ def test_engine_guard_keeps_the_classical_merge_where_a_frame_moved(tmp_path) ->
     untrained = save_weights(tmp_path / "shut.safetensors", FlexHDR(**REFINE), {"model": REFINE})
     times = np.array([0.25, 1.0, 4.0])
     bracket = _moved_bracket(times)
-    run = lambda w, guard: fuse_hdr_net("flexhdr", bracket, torch.device("cpu"), tile=0, weights=str(w), guard=guard).image  # noqa: E731
+    def run(weights: object, guard: bool) -> np.ndarray:
+        cpu = torch.device("cpu")
+        return fuse_hdr_net("flexhdr", bracket, cpu, tile=0, weights=str(weights), guard=guard).image
+
     base, guarded, open_ = run(untrained, True), run(path, True), run(path, False)
     inside = (slice(24, 46), slice(34, 66))
     far = (slice(70, 96), slice(90, 136))

@@ -9,11 +9,12 @@ what is knowable?", PAMI) is measured from the two frames themselves, as the med
 reference code, rather than composed from the calibrated response and the nominal exposure times: a
 response fitted to a few frames, or times a few percent off, shifted predictions by 30-50 codes, and the
 old test masked 30-95 % of the pixels of registered, static SICE sequences. The tolerance grows with
-the mapping's slope (a brighter frame amplifies the reference's noise). Where the reference itself is clipped, the
-test becomes one-sided (a bright reference pixel can only be matched by a reading at least as bright
-as its clipping level predicts). Masks are grown and feathered so that ghost borders do not show; the
-weight of the reference is never masked, so a pixel where everything else disagrees is the reference's
-own estimate (which is where the reference clips the merge falls back to, as a single exposure would).
+the mapping's slope (a brighter frame amplifies the reference's noise). Where the reference itself is
+clipped, the test becomes one-sided (a bright reference pixel can only be matched by a reading at least
+as bright as its clipping level predicts). Masks are grown and feathered so that ghost borders do not
+show; the weight of the reference is never masked, so a pixel where everything else disagrees is the
+reference's own estimate (which is where the reference clips the merge falls back to, as a single
+exposure would).
 
 In the spirit of Grosch 2006 ("Fast and robust high dynamic range image generation with camera and
 object movement", Vision, Modeling and Visualization) and Gallo, Gelfand, Chen, Tico, Pulli 2009
@@ -34,8 +35,9 @@ def intensity_mapping(reference_u8: np.ndarray, frame_u8: np.ndarray, clip: int 
 
     ``table[z, c]`` is the median reading of the frame where the reference reads ``z`` (from the joint
     histogram of the two frames), made monotone and interpolated over codes seen fewer than ``min_count``
-    times (fewer in images under 64k pixels). The median holds while less than half of a code's pixels moved; histogram matching (Grossberg &
-    Nayar 2003), which needs no registration, was bent by a large saturated moving object. ``low[c]`` is
+    times (fewer in images under 64k pixels). The median holds while less than half of a code's pixels
+    moved; histogram matching (Grossberg & Nayar 2003), which needs no registration, was bent by a large
+    saturated moving object. ``low[c]`` is
     the reading where the reference starts to clip (``table[clip - 1]``): where the reference saturates,
     any reading at least that bright agrees; ``high[c]`` likewise at ``dark``.
 
@@ -63,13 +65,13 @@ def intensity_mapping(reference_u8: np.ndarray, frame_u8: np.ndarray, clip: int 
     return table, table[clip - 1].copy(), table[dark].copy()
 
 
-def ghost_masks(frames_u8: list[np.ndarray], times: np.ndarray, reference: int, response: np.ndarray | None = None,
-                tolerance: float = 18.0, grow: int = 5, feather: float = 3.0) -> np.ndarray:
+def ghost_masks(frames_u8: list[np.ndarray], reference: int, tolerance: float = 18.0, grow: int = 5,
+                feather: float = 3.0) -> np.ndarray:
     """``[N, H, W]`` float32 in [0, 1]: 1 where a frame disagrees with the reference (a ghost), 0 where
     it may be merged. The reference's own mask is 0.
 
-    The prediction of each frame's reading comes from :func:`intensity_mapping` (the frames' own
-    histograms); ``times`` and ``response`` are not needed for it and kept for the callers' symmetry.
+    The prediction of each frame's reading comes from :func:`intensity_mapping` (measured between the
+    frame and the reference): no exposure times or camera response are needed.
     ``tolerance``: allowed difference in 8-bit codes between a reading and its prediction (noise, JPEG),
     multiplied by the mapping's slope where it exceeds 1; ``grow``: dilation radius in pixels;
     ``feather``: Gaussian sigma of the soft edge.
@@ -127,7 +129,7 @@ def merge_deghosted(frames_u8: list[np.ndarray], times: np.ndarray, reference: i
     times = np.asarray(times, dtype=np.float64)
     if response is None:
         response = calibrate_response(frames_u8, times)
-    masks = ghost_masks(frames_u8, times, reference, response, tolerance)
+    masks = ghost_masks(frames_u8, reference, tolerance)
     log_response = np.log(response.astype(np.float64)).astype(np.float32)
     num, den = weighted_log_sum(frames_u8, times, log_response, 1.0 - masks)
     ref = frames_u8[reference]

@@ -100,14 +100,14 @@ def fuse_hdr_net(
         return torch.cat([out, *extra], dim=1)
 
     flat = frames.reshape(1, n * 3, *frames.shape[-2:])
-    inputs, ghost = [flat], None
+    inputs, base, ghost = [flat], None, None
     if refines:  # the classical ghost-free merge the network corrects: whole frames, once
         base, ghost = classical_base(bracket.uint8_frames(), np.log2(times / times[ref]), ref)
         inputs.append(base)
     stacked = run_tiled(run, inputs, tiles, overlap, device, multiple=8)[0]
     hdr, maps, at = stacked[:3], {}, 3
     if ghost is not None and guard:  # where a frame contradicts the reference, the classical merge stands
-        hdr.mul_(1.0 - ghost).add_(inputs[1][0] * ghost)
+        hdr.mul_(1.0 - ghost).add_(base[0] * ghost)
     for key, channels in layout.items():
         maps[key] = stacked[at : at + channels].numpy()  # views of the accumulator: no copies
         at += channels
@@ -115,10 +115,12 @@ def fuse_hdr_net(
     return Result(image=image, kind="hdr", maps=maps, info={"exposure_times": times, "tile": tiles})
 
 
-def classical_base(frames_u8: list[np.ndarray], ev: np.ndarray, reference: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``([1, 3, H, W], [1, H, W])``: the reference-guided ghost-free merge of the bracket's 8-bit frames in the
-    networks' units (:func:`~hdrfuse.classical.deghost.merge_deghosted_relative`), what a refining FlexHDR
-    corrects, and where any frame contradicts the reference (the largest of the frames' soft ghost masks)."""
+def classical_base(frames_u8: list[np.ndarray], ev: np.ndarray,
+                   reference: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``([1, 3, H, W], [1, H, W])``: the reference-guided ghost-free merge of the bracket's 8-bit frames
+    in the networks' units (:func:`~hdrfuse.classical.deghost.merge_deghosted_relative`), what a refining
+    FlexHDR corrects, and where any frame contradicts the reference (the largest of the frames' soft ghost
+    masks)."""
     from ...classical.deghost import merge_deghosted_relative
 
     hdr, masks = merge_deghosted_relative(frames_u8, ev, reference, masks=True)
