@@ -13,9 +13,9 @@ flagged up to 81 % of the pixels of the outer frames of static, registered SICE 
 grows with the mapping's slope (a brighter frame amplifies the reference's noise). Where the reference
 itself is clipped, the test becomes one-sided (a bright reference pixel can only be matched by a
 reading at least as bright as its clipping level predicts). Masks are grown and feathered so that ghost
-borders do not show; the weight of the reference is never masked, so a pixel where everything else disagrees is the
-reference's own estimate (which is where the reference clips the merge falls back to, as a single
-exposure would).
+borders do not show; the weight of the reference is never masked, so a pixel where everything else
+disagrees is the reference's own estimate (which is where the reference clips the merge falls back to,
+as a single exposure would).
 
 In the spirit of Grosch 2006 ("Fast and robust high dynamic range image generation with camera and
 object movement", Vision, Modeling and Visualization) and Gallo, Gelfand, Chen, Tico, Pulli 2009
