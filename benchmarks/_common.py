@@ -103,16 +103,18 @@ def print_table(headers: list[str], rows: list[list[object]]) -> None:
         print("| " + " | ".join(r) + " |")
 
 
-def register_candidate(weights: str, name: str = "flexhdr_candidate") -> str:
-    """Register ``name``: the flexhdr engine with another weights file (a training run's checkpoint), so the
-    harness scores it beside the shipped methods; ``name@ecc`` then works as for any method."""
+def register_candidate(weights: str, name: str = "flexhdr_candidate", engine: str = "flexhdr") -> str:
+    """Register ``name``: the ``engine`` (``flexhdr`` or ``ahdrnet``) with another weights file (a training
+    run's checkpoint), so the harness scores it beside the shipped methods; ``name@ecc`` then works as for
+    any method."""
     import torch
 
     from hdrfuse.methods import Result, register
     from hdrfuse.models.flexhdr.engine import fuse_hdr_net
 
-    @register(name, kind="hdr", description=f"flexhdr with {weights}", options=("tile",), raw_encoding="gamma")
+    @register(name, kind="hdr", description=f"{engine} with {weights}", options=("tile",),
+              raw_encoding="gamma")
     def _candidate(bracket, device: torch.device, **options: object) -> Result:  # noqa: ANN001
-        return fuse_hdr_net("flexhdr", bracket, device, weights=weights, **options)  # type: ignore[arg-type]
+        return fuse_hdr_net(engine, bracket, device, weights=weights, **options)  # type: ignore[arg-type]
 
     return name

@@ -12,8 +12,8 @@ Two validation sets the networks never trained on, written once into ``--sets`` 
   and noise.
 
 Methods: ``reference`` (the reference frame alone: the floor), ``debevec``, ``deghost``, their ``@ecc``
-runs, the shipped ``ahdrnet`` and ``flexhdr``, and ``flexhdr_candidate`` (``--weights``) with and without
-ECC.
+runs, the shipped ``ahdrnet`` and ``flexhdr``, and ``flexhdr_candidate`` (``--weights``) and
+``ahdrnet_candidate`` (``--ahdrnet-weights``) with and without ECC.
 
     python benchmarks/hdr_dynamic_eval.py --weights runs/flexhdr_blend/best.safetensors [--limit 6]
 """
@@ -83,6 +83,8 @@ def sice_set(folder: Path, config: str, limit: int) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--weights", default=None, help="candidate flexhdr weights (a run's best.safetensors)")
+    parser.add_argument("--ahdrnet-weights", default=None,
+                        help="candidate ahdrnet weights, scored as ahdrnet_candidate (and @ecc)")
     parser.add_argument("--config", default="configs/flexhdr_blend.yaml")
     parser.add_argument("--sets", default="out", help="where the validation sets are written (once)")
     parser.add_argument("--limit", type=int, default=12, help="SICE validation sequences")
@@ -99,6 +101,9 @@ def main() -> int:
     if args.weights:
         register_candidate(args.weights)
         methods += ["flexhdr_candidate", "flexhdr_candidate@ecc"]
+    if args.ahdrnet_weights:
+        register_candidate(args.ahdrnet_weights, "ahdrnet_candidate", "ahdrnet")
+        methods += ["ahdrnet_candidate", "ahdrnet_candidate@ecc"]
     if args.methods:
         methods = args.methods.split(",")
     root = Path(args.sets)

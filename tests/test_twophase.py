@@ -10,6 +10,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
+from hdrfuse.errors import InputError
 from hdrfuse.inference import run_tiled
 from hdrfuse.losses import VGGPerceptualLoss, WeightedLoss
 from hdrfuse.losses.vgg import vgg19_features
@@ -153,6 +154,37 @@ def test_resume_continues_exactly(tmp_path: Path, sources: dict) -> None:
     resumed = train(cfg, resume=True, verbose=False)
     for (k, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
         assert torch.allclose(a, b, atol=1e-6), k
+
+
+def test_ema_is_the_moving_average_of_the_steps_weights_and_resumes(tmp_path: Path, sources: dict) -> None:
+    from hdrfuse.train.checkpoint import load_weights
+
+    decay = 0.6
+    # the weights after each step, from a run stopped and resumed at every step (resume is exact)
+    plain = _config(tmp_path / "p", sources, "twophase_phase1")
+    steps = [{k: v.clone() for k, v in train(plain, verbose=False, until=1).state_dict().items()}]
+    for _ in range(3):
+        steps.append({k: v.clone() for k, v in train(plain, resume=True, verbose=False,
+                                                     until=len(steps) + 1).state_dict().items()})
+    expected = dict(steps[0])  # the first update copies the weights; then e = d e + (1 - d) w
+    averages = [dict(expected)]
+    for w in steps[1:]:
+        expected = {k: decay * expected[k] + (1 - decay) * w[k] for k in expected}
+        averages.append(dict(expected))
+    cfg = _config(tmp_path / "e", sources, "twophase_phase1", ema=decay, keep_every=2)
+    train(cfg, verbose=False, until=2)
+    model = train(cfg, resume=True, verbose=False)
+    run = Path(cfg["run_dir"])
+    for k, v in steps[-1].items():  # the raw weights are trained as without the average
+        assert torch.allclose(model.state_dict()[k], v, atol=1e-6), k
+    for name, avg in (("ema", averages[3]), ("step4", averages[3]), ("step2", averages[1])):
+        got = load_weights(run / f"{name}.safetensors")
+        for k, v in avg.items():
+            if v.is_floating_point():
+                assert torch.allclose(got[k], v, atol=1e-6), (name, k)
+    assert any(not torch.allclose(v, steps[-1][k]) for k, v in averages[3].items() if v.is_floating_point())
+    with pytest.raises(InputError, match="ema"):
+        train(_config(tmp_path / "x", sources, "twophase_phase1", ema=1.5), verbose=False)
 
 
 def test_sigterm_checkpoints_the_step_and_resume_finishes_exactly(tmp_path: Path, sources: dict,

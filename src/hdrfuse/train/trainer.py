@@ -7,6 +7,11 @@ Every run directory holds ``last_state.pt`` (the resume point, one atomic file: 
 step, RNG states, history; a SIGKILL loses at most the steps since it was written), ``last.safetensors``
 (the same weights, for inference), ``best.safetensors`` (best on validation: ``select``,
 ``select_mode``), ``log.csv`` and ``loss.png``.
+``ema: d`` (0 < d < 1) keeps an exponential moving average of the weights
+(:class:`torch.optim.swa_utils.AveragedModel`); validation, ``best.safetensors`` and ``ema.safetensors``
+then use the average, which smooths the step-to-step noise of small-batch CPU training.
+``keep_every: k`` also keeps the weights every k steps as ``stepK.safetensors`` (the average with ``ema``),
+so checkpoints can be compared on held-out data after the run.
 Batches are a function of (seed, rank, step), so ``--resume`` continues exactly where it stopped.
 SIGTERM (a cluster's preemption, ``kill``) or a first Ctrl-C ends the current step, writes the
 checkpoint and returns; a second Ctrl-C interrupts at once.
@@ -52,6 +57,8 @@ DEFAULTS: dict[str, Any] = {
     "val_batches": 4,
     "select": "val_loss",  # the validation number that picks best.safetensors
     "select_mode": "min",  # or "max" (val_psnr)
+    "ema": 0.0,  # decay of the weights' moving average; 0 = none
+    "keep_every": 0,  # also keep stepK.safetensors every this many steps; 0 = never
     "loss": {"l1": 1.0},
     "vgg_weights": None,
     "model": {},
@@ -270,6 +277,7 @@ def train(
     if cfg["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
     params = [p for p in model.parameters() if p.requires_grad]
+    ema = _averaged(model, float(cfg["ema"]))
     optimizer = torch.optim.Adam(params, lr=cfg["lr"], betas=(0.9, 0.999))
     loss_fn = WeightedLoss(cfg["loss"], cfg.get("vgg_weights")).to(device)
     start, history, best = 0, [], math.inf
@@ -279,6 +287,8 @@ def train(
         # two checkpoint writes cannot pair step-k optimizer moments with step-k+1 weights
         model.load_state_dict(state["model"] if "model" in state else load_weights(run / "last.safetensors"))
         optimizer.load_state_dict(state["optimizer"])
+        if ema is not None and "ema" in state:
+            ema.load_state_dict(state["ema"])
         start, history, best = state["step"], state["history"], state["best"]
         torch.set_rng_state(state["torch_rng"])
     if start == 0 and cfg.get("init"):  # continue from weights (e.g. a committed checkpoint), fresh optimizer
@@ -290,6 +300,8 @@ def train(
         if stray:
             raise InputError(f"init: the weights do not fit the model ({', '.join(stray[:4])}"
                              f"{' ...' if len(stray) > 4 else ''})", cfg["init"])
+        if ema is not None:  # the average starts from the initial weights, not the random ones
+            ema = _averaged(model, float(cfg["ema"]))
     net: nn.Module = model
     if world > 1:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[local] if device.type == "cuda" else None)
@@ -305,9 +317,12 @@ def train(
 
     def checkpoint(step: int) -> None:
         save_weights(run / "last.safetensors", model, {**metadata, "step": step})
+        if ema is not None:
+            save_weights(run / "ema.safetensors", ema.module, {**metadata, "step": step, "ema": cfg["ema"]})
         weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        extra = {"ema": ema.state_dict()} if ema is not None else {}
         save_state(run / "last_state.pt", {"model": weights, "optimizer": optimizer.state_dict(), "step": step,
-                                           "history": history,
+                                           "history": history, **extra,
                                            "best": best, "torch_rng": torch.get_rng_state(), "config": cfg})
         _write_log(history, run / "log.csv")
         _plot(history, run / "loss.png")
@@ -329,14 +344,20 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if ema is not None:
+                ema.update_parameters(model)
+            scored = ema.module if ema is not None else model
             record = {"step": step + 1, "loss": float(loss.detach()), **{k: float(v) for k, v in parts.items()}}
             if (step + 1) % cfg["val_every"] == 0 or step + 1 == cfg["steps"]:
-                val = _validate(model, task, val_stream, loss_fn, cfg, to_device, autocast)
+                val = _validate(scored, task, val_stream, loss_fn, cfg, to_device, autocast)
                 record.update(val)
                 score = val[cfg["select"]] * (-1.0 if cfg["select_mode"] == "max" else 1.0)
                 if rank == 0 and math.isfinite(score) and score < best:
                     best = score
-                    save_weights(run / "best.safetensors", model, {**metadata, "step": step + 1, "val": val})
+                    save_weights(run / "best.safetensors", scored,
+                                 {**metadata, "step": step + 1, "val": val})
+            if rank == 0 and cfg["keep_every"] and (step + 1) % int(cfg["keep_every"]) == 0:
+                save_weights(run / f"step{step + 1}.safetensors", scored, {**metadata, "step": step + 1})
             history.append(record)
             if verbose and rank == 0 and ((step + 1) % cfg["log_every"] == 0 or "val_loss" in record):
                 rate = (step + 1 - start) / max(time.monotonic() - t0, 1e-9)
@@ -355,6 +376,16 @@ def train(
     if world > 1:
         dist.barrier()
     return model
+
+
+def _averaged(model: nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel | None:
+    """An exponential moving average of ``model``'s weights (and buffers), or None for ``decay`` 0."""
+    if not decay:
+        return None
+    if not 0.0 < decay < 1.0:
+        raise InputError(f"ema must lie in (0, 1), not {decay}", "config")
+    return torch.optim.swa_utils.AveragedModel(
+        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 @torch.no_grad()
