@@ -6,7 +6,7 @@ import torch
 from conftest import shared_dir, textured_scene
 
 from hdrfuse._cv import cv2
-from hdrfuse.align import align, ecc_homography, mtb_shift
+from hdrfuse.align import AUTO_STILL_PX, align, corner_motion, ecc_homography, mtb_shift
 from hdrfuse.bracket import make_bracket
 from hdrfuse.errors import InputError
 
@@ -52,6 +52,33 @@ def test_align_brings_frames_onto_reference() -> None:
             before = (bracket.frames[i] - truth[i])[:, 10:-10, 10:-10].abs().mean()
             after = (aligned.frames[i] - truth[i])[:, 10:-10, 10:-10].abs().mean()
             assert after < 0.1 * before, (method, i, float(before), float(after))
+
+
+def test_auto_warps_the_frames_that_moved_and_leaves_still_ones_untouched() -> None:
+    scene = textured_scene(160, 200, seed=4, dynamic_range=50.0)
+    times = [1.0, 4.0, 16.0]
+    rolls = [(0, 0), (0, 0), (-3, 2)]  # the dark frame stayed (a tripod frame), the bright one moved
+    frames = [_ldr(np.roll(scene, r, (0, 1)), t) for r, t in zip(rolls, times)]
+    bracket = make_bracket(frames, exposure_times=times)
+    auto, info = align(bracket, "auto")
+    ecc, ecc_info = align(bracket, "ecc")
+    assert corner_motion(ecc_info["homographies"][0], bracket.size) < AUTO_STILL_PX
+    assert 0 < corner_motion(ecc_info["homographies"][0], bracket.size)  # ECC would resample it a little
+    assert torch.equal(auto.frames[0], bracket.frames[0]) and np.array_equal(info["homographies"][0], np.eye(3))
+    assert not torch.equal(ecc.frames[0], bracket.frames[0])
+    assert torch.equal(auto.frames[1], bracket.frames[1])  # the reference
+    assert corner_motion(info["homographies"][2], bracket.size) > 3.0
+    assert torch.allclose(auto.frames[2], ecc.frames[2])  # the moved frame is aligned as ecc aligns it
+    still, still_info = align(make_bracket([_ldr(scene, t) for t in times], exposure_times=times), "auto")
+    assert all(np.array_equal(h, np.eye(3)) for h in still_info["homographies"])
+
+
+def test_corner_motion_of_a_rotation() -> None:
+    angle = np.deg2rad(1.0)  # about the origin: the far corner moves most, by 2 r sin(angle / 2)
+    rot = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]])
+    r = np.hypot(199, 99)
+    assert corner_motion(rot, (100, 200)) == pytest.approx(2 * r * np.sin(angle / 2), rel=1e-9)
+    assert corner_motion(np.eye(3), (100, 200)) == 0.0
 
 
 def _edges(frame: torch.Tensor) -> torch.Tensor:

@@ -58,7 +58,7 @@ def fuse(
         method: a registered method (``hdrfuse.available_methods()``); default ``"mertens"``.
         exposure_times: seconds per input, in the order given (else EXIF, else estimated).
         reference: reference frame, as index into the darkest-first order or a file name.
-        align: ``"none"``, ``"mtb"`` or ``"ecc"``.
+        align: ``"none"``, ``"mtb"``, ``"ecc"`` or ``"auto"`` (ECC where a frame moved by half a pixel or more).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         options: engine options of learned methods: ``tile`` (pixels, 0 = whole image) and ``bf16``.
 

@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     fuse.add_argument("-m", "--method", default=DEFAULT_METHOD, help=f"method (default {DEFAULT_METHOD}; "
                       "see 'hdrfuse methods')")
     fuse.add_argument("--align", default="none", choices=ALIGN_METHODS,
-                      help="global alignment: none (tripod, default), mtb (shifts), ecc (hand-held)")
+                      help="global alignment: none (tripod, default), mtb (shifts), ecc (hand-held), "
+                           "auto (ecc where a frame moved)")
     fuse.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     fuse.add_argument("--tile", type=int, default=None, metavar="PX",
                       help="learned methods: tile side for inference (default: the tiles that compute the "

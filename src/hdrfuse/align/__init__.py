@@ -4,6 +4,9 @@
   exposure differences, for small tripod drift.
 - ``ecc``: an ECC homography (Evangelidis & Psarakis 2008, OpenCV ``findTransformECC``) on
   histogram-equalised grey images, started from the MTB shift; for hand-held brackets.
+- ``auto``: ECC, but a frame whose homography moves no image corner by :data:`AUTO_STILL_PX` or more is
+  left as it is (a tripod frame is not resampled, so it keeps its sharpness); for brackets of unknown
+  origin.
 - ``none``: the default, for tripod brackets.
 """
 
@@ -16,7 +19,10 @@ import numpy as np
 from ..bracket import Bracket
 from ..errors import InputError
 
-ALIGN_METHODS = ("none", "mtb", "ecc")
+ALIGN_METHODS = ("none", "mtb", "ecc", "auto")
+
+AUTO_STILL_PX = 0.5
+"""``auto`` leaves a frame unwarped when its homography moves each image corner by less than this (px)."""
 
 
 def _grey_u8(frame: np.ndarray) -> np.ndarray:
@@ -75,6 +81,19 @@ def ecc_homography(
     return (np.linalg.inv(s) @ warp.astype(np.float64) @ s).astype(np.float64)
 
 
+def corner_motion(homography: np.ndarray, size: tuple[int, int]) -> float:
+    """The largest distance (px) that ``homography`` moves one of the four corners of an image of ``size``
+    (height, width).
+
+    >>> corner_motion(np.array([[1, 0, 3.0], [0, 1, -4.0], [0, 0, 1]]), (10, 20))
+    5.0
+    """
+    h, w = size
+    corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], np.float64).T
+    moved = homography @ corners
+    return float(np.hypot(*(moved[:2] / moved[2] - corners[:2])).max())
+
+
 def _warp(frame: np.ndarray, homography: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The frame warped into the reference's coordinates and the mask (HxW bool) of pixels that the
     frame really covers (the rest lies outside it)."""
@@ -113,8 +132,8 @@ def align(bracket: Bracket, method: str = "none") -> tuple[Bracket, dict[str, np
     re-exposed to that frame's exposure (:func:`fill_outside`), so no smeared band appears at the edge.
 
     Returns:
-        The aligned bracket and ``{"homographies": [N, 3, 3]`` (reference -> frame coordinates),
-        ``"covered": HxW bool`` (pixels every frame sees)``}``.
+        The aligned bracket and ``{"homographies": [N, 3, 3]`` (reference -> frame coordinates; the
+        identity for a frame ``auto`` left still), ``"covered": HxW bool`` (pixels every frame sees)``}``.
 
     Example:
         >>> import numpy as np
@@ -140,12 +159,16 @@ def align(bracket: Bracket, method: str = "none") -> tuple[Bracket, dict[str, np
         if i != ref:
             dx, dy = mtb_shift(frames_u8[ref], frames_u8[i])
             homographies[i] = np.array([[1, 0, -dx], [0, 1, -dy], [0, 0, 1]], dtype=np.float64)
-            if method == "ecc":
+            if method in ("ecc", "auto"):
                 try:
                     homographies[i] = ecc_homography(frames_u8[ref], frames_u8[i])
                 except RuntimeError as err:
                     name = bracket.paths[i] or f"frame {i}"
                     warnings.warn(f"{name}: {err}; using the MTB shift", stacklevel=2)
+            if method == "auto" and corner_motion(homographies[i], bracket.size) < AUTO_STILL_PX:
+                homographies[i] = np.eye(3)
+                out.append(frame)
+                continue
             frame, inside = _warp(frame, homographies[i])
             covered &= inside
             if times is not None:
