@@ -334,6 +334,17 @@ def test_hdr_samples_carry_the_classical_merge_and_can_be_ecc_aligned(tmp_path: 
         np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(based[5], merge_deghosted_relative(list(based[:3]), based[4], 1), rtol=1e-6)
     np.testing.assert_array_equal(aligned[1], based[1])  # the reference stays
+    coded = SampleSource([], [], hdr_base=True, hdr_inputs="response", **kw).hdr(np.random.default_rng(3))
+    from hdrfuse.classical.deghost import network_merge
+    from hdrfuse.data.training import anchored_scale
+
+    base, _, frames = network_merge(list(based[:3]), based[4], 1, encode=True)
+    np.testing.assert_allclose(np.stack(coded[:3]), frames, atol=1e-6)  # the frames re-encoded
+    np.testing.assert_allclose(coded[5], base, rtol=1e-6)
+    factor = anchored_scale(frames[1], base, based[3])
+    np.testing.assert_allclose(coded[3], based[3] * factor, rtol=1e-6)  # the target in the base's scale
+    mid = (frames[1].mean(-1) > 0.1) & (frames[1].mean(-1) < 0.9)
+    assert abs(np.median(coded[5][mid] / coded[3][mid]) - 1) < 1e-4 and abs(factor - 1) > 1e-3
 
     def misfit(sample: tuple) -> float:  # exposure-normalised difference to the reference, well-exposed pixels
         ref = sample[1] ** 2.2

@@ -458,6 +458,56 @@ def test_engine_with_an_untrained_refining_model_is_the_deghosting_merge(tmp_pat
         assert result.maps["gate"].shape == (1, 96, 136)
 
 
+def test_engine_feeds_a_response_model_frames_reencoded_through_the_response(tmp_path) -> None:  # noqa: ANN001
+    """A model built with ``inputs: response`` gets each frame as ``(f^-1(Z) / f^-1(255))^(1/2.2)`` (the
+    response the merge calibrated), so its ``LDR^2.2 / t`` is the merge's radiance, and its base is the merge
+    anchored on that encoding; untrained, the output is that base. A gamma-3 camera makes the two encodings
+    differ."""
+    from hdrfuse.bracket import make_bracket
+    from hdrfuse.classical.debevec1997 import calibrate_response
+    from hdrfuse.classical.deghost import encode_through_response, network_merge
+    from hdrfuse.models.flexhdr.engine import fuse_hdr_net, input_encoding
+    from hdrfuse.train.checkpoint import save_weights
+
+    config = {**REFINE, "inputs": "response"}
+    torch.manual_seed(0)
+    model = FlexHDR(**config)
+    path = save_weights(tmp_path / "response.safetensors", model, {"model": config})
+    assert input_encoding("flexhdr", str(path)) == "response"
+    times = np.array([0.25, 1.0, 4.0])
+    scene = textured_scene(96, 136, seed=9)
+    bracket = make_bracket([(np.clip(scene * t, 0, 1) ** (1 / 3.0)).astype(np.float32) for t in times],
+                           exposure_times=list(times))
+    u8 = [np.clip(np.asarray(bracket.frames[i]).transpose(1, 2, 0) * 255 + 0.5, 0, 255).astype(np.uint8)
+          for i in range(3)]
+    coded = encode_through_response(u8, calibrate_response(u8, times))
+    seen = []
+    hook = FlexHDR.core
+
+    def spy(self, ldr, *args):  # noqa: ANN001, ANN002, ANN202
+        seen.append(ldr[0, :, :, :96, :136].clone())
+        return hook(self, ldr, *args)
+
+    FlexHDR.core = spy
+    try:
+        result = fuse_hdr_net("flexhdr", bracket, torch.device("cpu"), tile=0, weights=str(path))
+    finally:
+        FlexHDR.core = hook
+    fed = seen[0].permute(0, 2, 3, 1).numpy()
+    np.testing.assert_allclose(fed, coded, atol=1e-6)
+    assert float(np.abs(fed - np.stack(u8) / 255.0).max()) > 0.05  # not the codes as read
+    base = network_merge(u8, np.log2(times), 1, encode=True)[0]
+    np.testing.assert_allclose(result.image, base / times[1], rtol=1e-4, atol=1e-6)
+    # the radiance it reads off its inputs is the scene's (the camera is gamma 3, not 2.2)
+    ok = (u8[0].mean(-1) > 20) & (u8[0].mean(-1) < 235)
+    ratio = (fed[0][ok] ** 2.2 / times[0]) / np.clip(scene[ok], 1e-6, None)
+    assert float(np.std(np.log(ratio))) < 0.05
+    with pytest.raises(ValueError, match="refining merge"):
+        FlexHDR(channels=16, inputs="response")
+    with pytest.raises(ValueError, match="inputs must be"):
+        FlexHDR(channels=16, inputs="srgb")
+
+
 def test_engine_guard_keeps_the_classical_merge_where_a_frame_moved(tmp_path) -> None:  # noqa: ANN001
     """With the gate forced open (the network's own blend everywhere), the guarded engine returns the
     classical ghost-free merge inside the moved region, which the blend gets wrong, and the network's

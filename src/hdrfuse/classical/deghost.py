@@ -166,15 +166,62 @@ def merge_deghosted_relative(frames: list[np.ndarray], ev: np.ndarray, reference
         >>> bool(abs(np.median(hdr / radiance) - 1.0) < 0.1)
         True
     """
+    hdr, ghost, _ = network_merge(frames, ev, reference, response=response)
+    return (hdr, ghost) if masks else hdr
+
+
+def network_merge(frames: list[np.ndarray], ev: np.ndarray, reference: int, encode: bool = False,
+                  response: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(hdr, ghost masks [N, H, W], encoded frames [N, H, W, 3] or None)``: what a refining FlexHDR is
+    given (:func:`merge_deghosted_relative`), with ``encode`` also the frames re-encoded through the
+    response calibrated on them (:func:`encode_through_response`) and the merge anchored on the re-encoded
+    reference, so that ``encoded^2.2 / t`` and the merge agree wherever the merge used that frame.
+
+    Example:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> radiance = rng.uniform(0.01, 1.0, (48, 48, 3)).astype(np.float32)
+        >>> ev = np.array([-2.0, 0.0, 2.0])
+        >>> frames = [np.clip(radiance * 2.0 ** e, 0, 1) ** (1 / 3.0) for e in ev]  # not a 2.2 gamma
+        >>> hdr, _, coded = network_merge(frames, ev, reference=1, encode=True)
+        >>> ok = frames[1].mean(-1) < 0.9
+        >>> bool(np.median(np.abs(np.log(coded[1][ok] ** 2.2 / radiance[ok]))) < 0.05)
+        True
+    """
     u8 = [f if f.dtype == np.uint8 else np.clip(np.asarray(f, np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
           for f in frames]
     times = np.power(2.0, np.asarray(ev, dtype=np.float64))
     if response is None:
         response = calibrate_response(u8, times)
     hdr, ghost = merge_deghosted(u8, times, reference, response)
+    # the level of the response at code 255: exact for encoded frames (their 255 is f^-1(255) / f^-1(255))
     fallback = times[reference] / float(response[255].mean())
-    hdr = (hdr * reference_scale(u8[reference], hdr, fallback)).astype(np.float32)
-    return (hdr, ghost) if masks else hdr
+    coded = encode_through_response(u8, response) if encode else None
+    anchor = coded[reference] * 255.0 if coded is not None else u8[reference]
+    hdr = (hdr * reference_scale(anchor, hdr, fallback)).astype(np.float32)
+    return hdr, ghost, coded
+
+
+def encode_through_response(frames_u8: list[np.ndarray], response: np.ndarray,
+                            gamma: float = 2.2) -> np.ndarray:
+    """The frames re-encoded so that a display gamma is their true response,
+    ``(f^-1(Z) / f^-1(255))^(1/gamma)`` per channel (``response``: :func:`~hdrfuse.classical.debevec1997.calibrate_response`'s ``f^-1``),
+    ``[N, H, W, 3]`` float32 in [0, 1]; code 255 stays 1 (clipped stays clipped).
+
+    FlexHDR reads ``LDR^2.2 / t`` as a frame's radiance. Through a camera's real response that is off by a
+    code-dependent factor (on the held-out synthetic brackets the under-exposed frame's sky came out 1.76x
+    too bright in one scene); through the calibrated one it is what the classical merge uses.
+
+    >>> import numpy as np
+    >>> codes = np.arange(256, dtype=np.uint8).reshape(16, 16, 1).repeat(3, axis=2)
+    >>> response = ((np.arange(256) / 255.0) ** 3.0)[:, None].repeat(3, axis=1)  # a gamma-3 camera
+    >>> out = encode_through_response([codes], response)[0]
+    >>> bool(np.allclose(out ** 2.2, (codes / 255.0) ** 3.0, atol=1e-6))
+    True
+    """
+    curve = np.power(np.clip(response / response[255:256], 0.0, 1.0), 1.0 / gamma).astype(np.float32)
+    channel = np.arange(3)
+    return np.stack([curve[f.astype(np.intp), channel] for f in frames_u8]).astype(np.float32)
 
 
 def reference_scale(reference_u8: np.ndarray, hdr: np.ndarray, fallback: float) -> float:

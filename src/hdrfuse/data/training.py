@@ -238,6 +238,10 @@ class SampleSource:
     """hdr task for a FlexHDR that refines a classical merge: each sample also carries the ghost-free
     merge of its frames (:func:`~hdrfuse.classical.deghost.merge_deghosted_relative`), as the engine
     computes it at inference."""
+    hdr_inputs: str = "gamma"
+    """hdr task with ``hdr_base``: ``"response"`` gives the network the frames re-encoded through the
+    response the merge calibrated (:func:`~hdrfuse.classical.deghost.network_merge`), as the engine does for
+    a model built with ``inputs: response``; the trainer sets it from ``model.inputs``."""
     align_fraction: float = 0.0
     """hdr task: share of samples whose non-reference frames are first ECC-aligned to the reference, as
     ``--align ecc`` does before the network (the target stays: it is seen from the reference)."""
@@ -339,9 +343,13 @@ class SampleSource:
             frames = ecc_aligned(frames, ev, 1)
         parts = [np.stack(frames), gt]
         if self.hdr_base:
-            from ..classical.deghost import merge_deghosted_relative
+            from ..classical.deghost import network_merge
 
-            parts.append(merge_deghosted_relative(frames, ev, 1))
+            base, _, coded = network_merge(frames, ev, 1, encode=self.hdr_inputs == "response")
+            if coded is not None:
+                parts[0] = coded
+                parts[1] = gt * anchored_scale(coded[1], base, gt)
+            parts.append(base)
         stack, *rest = _joint_crop(parts, rng, self.crop) if context > self.crop else parts
         return (*stack, rest[0], ev, *rest[1:])
 
@@ -494,3 +502,22 @@ class SampleStream:
             t = torch.from_numpy(np.ascontiguousarray(arr)).float()
             out.append(t.permute(0, 3, 1, 2).contiguous() if t.ndim == 4 else t)
         return out
+
+
+def anchored_scale(reference: np.ndarray, base: np.ndarray, target: np.ndarray) -> float:
+    """The factor that puts ``target`` into ``base``'s scale: the median ratio over the reference frame's
+    mid-tones (mean in [0.1, 0.9]), 1 where fewer than 64 pixels are mid-tones. With frames re-encoded
+    through the calibrated response the merge is anchored on that encoding, and the targets of HDR maps
+    (true radiance) and of real sequences (a merge anchored on the codes as read) are not; the scale is not
+    the network's to learn (the harness matches it), so the target takes the base's.
+
+    >>> import numpy as np
+    >>> ref = np.full((16, 16, 3), 0.5, np.float32); base = np.full_like(ref, 2.0)
+    >>> anchored_scale(ref, base, base / 4)
+    4.0
+    """
+    level = reference.mean(axis=-1)
+    ok = (level > 0.1) & (level < 0.9) & (target.min(axis=-1) > 0)
+    if int(ok.sum()) < 64:
+        return 1.0
+    return float(np.median(base[ok] / target[ok]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -99,11 +101,14 @@ def fuse_hdr_net(
             extra.append(value)
         return torch.cat([out, *extra], dim=1)
 
-    flat = frames.reshape(1, n * 3, *frames.shape[-2:])
-    inputs, base, ghost = [flat], None, None
+    inputs, base, ghost = [], None, None
     if refines:  # the classical ghost-free merge the network corrects: whole frames, once
-        base, ghost = classical_base(bracket.uint8_frames(), np.log2(times / times[ref]), ref)
+        encode = input_encoding(name, weights) == "response"
+        base, ghost, coded = classical_base(bracket.uint8_frames(), np.log2(times / times[ref]), ref, encode)
+        if coded is not None:  # the frames re-encoded through the response the merge calibrated
+            frames = coded.to(frames.device)
         inputs.append(base)
+    inputs.insert(0, frames.reshape(1, n * 3, *frames.shape[-2:]))
     stacked = run_tiled(run, inputs, tiles, overlap, device, multiple=8)[0]
     hdr, maps, at = stacked[:3], {}, 3
     if ghost is not None and guard:  # where a frame contradicts the reference, the classical merge stands
@@ -115,17 +120,31 @@ def fuse_hdr_net(
     return Result(image=image, kind="hdr", maps=maps, info={"exposure_times": times, "tile": tiles})
 
 
-def classical_base(frames_u8: list[np.ndarray], ev: np.ndarray,
-                   reference: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``([1, 3, H, W], [1, H, W])``: the reference-guided ghost-free merge of the bracket's 8-bit frames
-    in the networks' units (:func:`~hdrfuse.classical.deghost.merge_deghosted_relative`), what a refining
-    FlexHDR corrects, and where any frame contradicts the reference (the largest of the frames' soft ghost
-    masks)."""
-    from ...classical.deghost import merge_deghosted_relative
+def classical_base(frames_u8: list[np.ndarray], ev: np.ndarray, reference: int,
+                   encode: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """``([1, 3, H, W], [1, H, W], [N, 3, H, W] or None)``: the reference-guided ghost-free merge of the
+    bracket's 8-bit frames in the networks' units (:func:`~hdrfuse.classical.deghost.network_merge`), what a
+    refining FlexHDR corrects; where any frame contradicts the reference (the largest of the frames' soft
+    ghost masks); with ``encode``, the frames re-encoded through the calibrated response (a model built
+    with ``inputs: response`` reads those)."""
+    from ...classical.deghost import network_merge
 
-    hdr, masks = merge_deghosted_relative(frames_u8, ev, reference, masks=True)
+    hdr, masks, coded = network_merge(frames_u8, ev, reference, encode=encode)
     ghost = torch.from_numpy(np.ascontiguousarray(masks.max(axis=0)))[None]
-    return torch.from_numpy(hdr).permute(2, 0, 1)[None].contiguous(), ghost
+    frames = None if coded is None else torch.from_numpy(coded).permute(0, 3, 1, 2).contiguous()
+    return torch.from_numpy(hdr).permute(2, 0, 1)[None].contiguous(), ghost, frames
+
+
+def input_encoding(name: str, weights: str | None = None) -> str:
+    """What the frames fed to the engine's network are (``FlexHDR(inputs=...)``, stored with the weights):
+    ``"gamma"`` (the codes as read) or ``"response"`` (re-encoded through the calibrated response)."""
+    from ...train.checkpoint import read_metadata
+    from ..shipped import shipped_weights
+
+    if name != "flexhdr":
+        return "gamma"
+    model = read_metadata(Path(weights) if weights else shipped_weights(name)).get("model", {})
+    return str(model.get("inputs", "gamma"))
 
 
 def tile_shape(name: str, backend: str, size: tuple[int, int], n: int, device: torch.device,

@@ -307,6 +307,9 @@ CORRECTION_LIMIT = 4.0
 """The blending merge's multiplicative correction stays within ``exp(+-4)``."""
 
 
+INPUT_ENCODINGS = ("gamma", "response")
+
+
 class FlexHDR(nn.Module):
     """``FlexHDR(ldr [B, N, 3, H, W], ev [B, N], reference) -> linear HDR [B, 3, H, W]``.
 
@@ -323,8 +326,20 @@ class FlexHDR(nn.Module):
 
     multiple = 8
 
-    def __init__(self, channels: int = 64, flow: dict | None = None, merge: dict | None = None) -> None:
+    def __init__(self, channels: int = 64, flow: dict | None = None, merge: dict | None = None,
+                 inputs: str = "gamma") -> None:
+        """``inputs``: what the frames fed to it are (it computes the same either way; the engine and the
+        training samples prepare them): ``"gamma"``, the 8-bit codes as read; ``"response"`` (a refining
+        merge only), the codes re-encoded through the bracket's calibrated response
+        (:func:`~hdrfuse.classical.deghost.network_merge`), so that ``LDR^2.2 / t`` is the radiance the
+        classical merge uses instead of a display-gamma guess."""
         super().__init__()
+        if inputs not in INPUT_ENCODINGS:
+            raise ValueError(f"inputs must be one of {', '.join(INPUT_ENCODINGS)}, not {inputs!r}")
+        if inputs == "response" and not (merge or {}).get("base"):
+            raise ValueError("inputs 'response' needs a refining merge (merge: {base: true}): the engine "
+                             "calibrates the response when it computes the base")
+        self.input_encoding = inputs
         self.exposure = ExposureConfidence()
         self.encode = nn.Sequential(conv(6, channels), conv(channels, channels))
         self.share = Share(channels)
