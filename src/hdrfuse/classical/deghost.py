@@ -205,7 +205,8 @@ def network_merge(frames: list[np.ndarray], ev: np.ndarray, reference: int, enco
 def encode_through_response(frames_u8: list[np.ndarray], response: np.ndarray,
                             gamma: float = 2.2) -> np.ndarray:
     """The frames re-encoded so that a display gamma is their true response,
-    ``(f^-1(Z) / f^-1(255))^(1/gamma)`` per channel (``response``: :func:`~hdrfuse.classical.debevec1997.calibrate_response`'s ``f^-1``),
+    ``(f^-1(Z) / f^-1(255))^(1/gamma)`` per channel (``response``: the ``f^-1`` of
+    :func:`~hdrfuse.classical.debevec1997.calibrate_response`),
     ``[N, H, W, 3]`` float32 in [0, 1]; code 255 stays 1 (clipped stays clipped).
 
     FlexHDR reads ``LDR^2.2 / t`` as a frame's radiance. Through a camera's real response that is off by a
