@@ -375,3 +375,19 @@ def test_hdr_samples_merge_and_align_at_the_context_size_then_crop(tmp_path: Pat
         assert f0.shape == f1.shape == f2.shape == gt.shape == base.shape == (24, 24, 3) and ev.shape == (3,)
         ok = (f1 > 0.1) & (f1 < 0.9)
         assert float(np.median(np.abs(base[ok] / np.maximum(gt[ok], 1e-6) - 1))) < 0.1
+
+
+def test_ecc_aligned_returns_frames_whose_brightness_contradicts_their_exposures_unaligned() -> None:
+    """A real sequence can hold two shots of a place: the 'brighter' frame is darker. Aligning such a
+    sample must not stop a training run (it did once): its frames come back as they are."""
+    from hdrfuse.bracket import make_bracket
+    from hdrfuse.data.training import ecc_aligned
+    from hdrfuse.errors import InputError
+
+    rng = np.random.default_rng(0)
+    frames = [rng.uniform(0.1, 0.3, (64, 64, 3)).astype(np.float32) * k for k in (1.0, 3.0, 2.5)]
+    ev = np.array([-1.0, 0.0, 0.4])
+    with pytest.raises(InputError, match="contradict"):
+        make_bracket(frames, exposure_times=list(2.0 ** ev), use_exif=False)
+    out = ecc_aligned(frames, ev, 1)
+    assert all(np.array_equal(a, b) for a, b in zip(out, frames))

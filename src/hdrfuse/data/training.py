@@ -427,15 +427,20 @@ class SampleSource:
 def ecc_aligned(frames: list[np.ndarray], ev: np.ndarray, reference: int) -> list[np.ndarray]:
     """HxWx3 float frames aligned onto ``reference`` as ``--align ecc`` aligns a bracket (ECC homography
     from the MTB shift, uncovered pixels from the re-exposed reference); where ECC does not converge the
-    MTB shift is kept, silently (a training sample)."""
+    MTB shift is kept, silently (a training sample). Frames whose brightness contradicts their exposures
+    (a real sequence that holds two shots of a place) are returned as they are, not aligned: one such
+    sample stopped a training run."""
     import warnings
 
     from ..align import align
     from ..bracket import make_bracket
 
-    bracket = make_bracket([np.clip(f, 0, 1).astype(np.float32) for f in frames],
-                           exposure_times=list(np.power(2.0, ev)), reference=reference, use_exif=False,
-                           tensor=False)
+    try:
+        bracket = make_bracket([np.clip(f, 0, 1).astype(np.float32) for f in frames],
+                               exposure_times=list(np.power(2.0, ev)), reference=reference, use_exif=False,
+                               tensor=False)
+    except InputError:
+        return [np.ascontiguousarray(f, dtype=np.float32) for f in frames]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         aligned, _ = align(bracket, "ecc")
