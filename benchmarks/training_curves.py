@@ -45,7 +45,7 @@ def main() -> None:
 
     from hdrfuse.io.write import atomic_write
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.0))
     rows = []
     for spec in args.runs:
         label, _, path = spec.partition("=")
@@ -64,8 +64,8 @@ def main() -> None:
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=len(args.runs), fontsize=8)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     atomic_write(args.out, lambda tmp: fig.savefig(tmp, dpi=90, format="png"), overwrite=True)
     print_table(["run", "step", "val loss", "val PSNR"], rows)
     print(f"wrote {args.out}")
