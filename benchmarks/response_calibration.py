@@ -14,6 +14,7 @@ nothing, so every HDR map may be used: the default set is 2 brackets from each o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 from pathlib import Path
@@ -41,6 +42,23 @@ def curve_error(folder: Path, samples: int) -> float:
     true = np.array([np.median(e[(z >= c - 2) & (z <= c + 2)]) for c in codes])
     log_err = np.log(calibrate_response(u8, times, samples)[codes, 1] / true)
     return float(np.mean(np.abs(log_err - np.median(log_err))))
+
+
+@contextlib.contextmanager
+def calibration(function):  # noqa: ANN001, ANN201
+    """``calibrate_response`` replaced by ``function`` wherever the merges look it up, for the block (a module
+    imported later takes it from ``debevec1997``, replaced too)."""
+    holders = [m for m in (sys.modules.get(name) for name in
+                           ("hdrfuse.classical.debevec1997", "hdrfuse.classical.deghost", "hdrfuse.methods"))
+               if m is not None and hasattr(m, "calibrate_response")]
+    saved = [m.calibrate_response for m in holders]
+    for m in holders:
+        m.calibrate_response = function
+    try:
+        yield
+    finally:
+        for m, f in zip(holders, saved):
+            m.calibrate_response = f
 
 
 def main() -> int:
@@ -71,17 +89,8 @@ def main() -> int:
         def fixed(frames_u8, times, samples=n, *a, **k):  # noqa: ANN001, ANN002, ANN003, ANN202
             return original(frames_u8, times, samples, *a, **k)
 
-        debevec.calibrate_response = fixed
-        for module in ("hdrfuse.classical.deghost", "hdrfuse.methods"):
-            if module in sys.modules and hasattr(sys.modules[module], "calibrate_response"):
-                sys.modules[module].calibrate_response = fixed
-        try:
+        with calibration(fixed):
             result = evaluate(folder, methods, "folder", "cpu", 1600, None, show_progress=False)
-        finally:
-            debevec.calibrate_response = original
-            for module in ("hdrfuse.classical.deghost", "hdrfuse.methods"):
-                if module in sys.modules and hasattr(sys.modules[module], "calibrate_response"):
-                    sys.modules[module].calibrate_response = original
         for m in methods:
             psnr[(n, m)] = [float(r["psnr_mu"]) for r in result.rows if r["method"] == m and "error" not in r]
     base = counts[0]

@@ -225,6 +225,18 @@ def encode_through_response(frames_u8: list[np.ndarray], response: np.ndarray,
     return np.stack([curve[f.astype(np.intp), channel] for f in frames_u8]).astype(np.float32)
 
 
+def midtones(reference: np.ndarray) -> np.ndarray:
+    """``HxW`` bool: the pixels of a frame (HxWx3 in [0, 1]) whose mean lies in (0.1, 0.9), where a merge's
+    scale is anchored on it.
+
+    >>> import numpy as np
+    >>> midtones(np.array([[[0.05] * 3, [0.5] * 3, [0.95] * 3]])).tolist()
+    [[False, True, False]]
+    """
+    level = reference.mean(axis=-1)
+    return (level > 0.1) & (level < 0.9)
+
+
 def reference_scale(reference_u8: np.ndarray, hdr: np.ndarray, fallback: float) -> float:
     """The factor that puts a merge into the reference frame's own units, ``LDR^2.2`` (what FlexHDR's
     exposure-normalised inputs use): the median of ``(Z / 255)^2.2 / HDR`` over the reference's mid-tones
@@ -232,7 +244,7 @@ def reference_scale(reference_u8: np.ndarray, hdr: np.ndarray, fallback: float) 
     stable; the calibrated response's own level at code 255 (``fallback``, used where fewer than 64 pixels
     are mid-tones) is an extrapolation that moved by 10-75 % between crops of one scene."""
     v = reference_u8.astype(np.float32) / 255.0
-    ok = (v.mean(axis=2) > 0.1) & (v.mean(axis=2) < 0.9)
+    ok = midtones(v)
     if int(ok.sum()) < 64:
         return float(fallback)
     ratio = np.power(v[ok], 2.2) / np.maximum(hdr[ok], 1e-12)

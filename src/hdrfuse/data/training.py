@@ -511,18 +511,19 @@ class SampleStream:
 
 def anchored_scale(reference: np.ndarray, base: np.ndarray, target: np.ndarray) -> float:
     """The factor that puts ``target`` into ``base``'s scale: the median ratio over the reference frame's
-    mid-tones (mean in [0.1, 0.9]), 1 where fewer than 64 pixels are mid-tones. With frames re-encoded
-    through the calibrated response the merge is anchored on that encoding, and the targets of HDR maps
-    (true radiance) and of real sequences (a merge anchored on the codes as read) are not; the scale is not
-    the network's to learn (the harness matches it), so the target takes the base's.
+    mid-tones (:func:`~hdrfuse.classical.deghost.midtones`), 1 where fewer than 64 pixels are mid-tones.
+    With frames re-encoded through the calibrated response the merge is anchored on that encoding, and the
+    targets of HDR maps (true radiance) and of real sequences (a merge anchored on the codes as read) are
+    not; the scale is not the network's to learn (the harness matches it), so the target takes the base's.
 
     >>> import numpy as np
     >>> ref = np.full((16, 16, 3), 0.5, np.float32); base = np.full_like(ref, 2.0)
     >>> anchored_scale(ref, base, base / 4)
     4.0
     """
-    level = reference.mean(axis=-1)
-    ok = (level > 0.1) & (level < 0.9) & (target.min(axis=-1) > 0)
+    from ..classical.deghost import midtones
+
+    ok = midtones(reference) & (target.min(axis=-1) > 0)
     if int(ok.sum()) < 64:
         return 1.0
     return float(np.median(base[ok] / target[ok]))

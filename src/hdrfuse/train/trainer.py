@@ -278,18 +278,15 @@ def train(
     if cfg["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
     params = [p for p in model.parameters() if p.requires_grad]
-    ema = _averaged(model, float(cfg["ema"]))
     optimizer = torch.optim.Adam(params, lr=cfg["lr"], betas=(0.9, 0.999))
     loss_fn = WeightedLoss(cfg["loss"], cfg.get("vgg_weights")).to(device)
-    start, history, best = 0, [], math.inf
+    start, history, best, state = 0, [], math.inf, None
     if resume and (run / "last_state.pt").exists():
         state = load_state(run / "last_state.pt")
         # the state file holds the weights of its own step: one atomic file, so a SIGKILL between the
         # two checkpoint writes cannot pair step-k optimizer moments with step-k+1 weights
         model.load_state_dict(state["model"] if "model" in state else load_weights(run / "last.safetensors"))
         optimizer.load_state_dict(state["optimizer"])
-        if ema is not None and "ema" in state:
-            ema.load_state_dict(state["ema"])
         start, history, best = state["step"], state["history"], state["best"]
         torch.set_rng_state(state["torch_rng"])
     if start == 0 and cfg.get("init"):  # continue from weights (e.g. a committed checkpoint), fresh optimizer
@@ -301,8 +298,9 @@ def train(
         if stray:
             raise InputError(f"init: the weights do not fit the model ({', '.join(stray[:4])}"
                              f"{' ...' if len(stray) > 4 else ''})", cfg["init"])
-        if ema is not None:  # the average starts from the initial weights, not the random ones
-            ema = _averaged(model, float(cfg["ema"]))
+    ema = _averaged(model, float(cfg["ema"]))  # starts from the weights the run starts from
+    if ema is not None and state is not None and "ema" in state:
+        ema.load_state_dict(state["ema"])
     net: nn.Module = model
     if world > 1:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[local] if device.type == "cuda" else None)

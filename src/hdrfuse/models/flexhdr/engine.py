@@ -101,14 +101,13 @@ def fuse_hdr_net(
             extra.append(value)
         return torch.cat([out, *extra], dim=1)
 
-    inputs, base, ghost = [], None, None
+    base = ghost = None
     if refines:  # the classical ghost-free merge the network corrects: whole frames, once
         encode = input_encoding(name, weights) == "response"
         base, ghost, coded = classical_base(bracket.uint8_frames(), np.log2(times / times[ref]), ref, encode)
         if coded is not None:  # the frames re-encoded through the response the merge calibrated
             frames = coded.to(frames.device)
-        inputs.append(base)
-    inputs.insert(0, frames.reshape(1, n * 3, *frames.shape[-2:]))
+    inputs = [frames.reshape(1, n * 3, *frames.shape[-2:]), *([] if base is None else [base])]
     stacked = run_tiled(run, inputs, tiles, overlap, device, multiple=8)[0]
     hdr, maps, at = stacked[:3], {}, 3
     if ghost is not None and guard:  # where a frame contradicts the reference, the classical merge stands
