@@ -360,6 +360,49 @@ def test_hdr_samples_carry_the_classical_merge_and_can_be_ecc_aligned(tmp_path: 
     assert len(batch) == 6 and batch[5].shape == (2, 3, 48, 48)
 
 
+def test_hdr_batches_of_any_frame_count_from_sequences_and_maps(tmp_path: Path) -> None:
+    """``hdr_frames``: one count drawn per batch (every sample of it alike), darkest first, the reference
+    ``(n - 1) // 2`` unmoved with exposure 0; maps keep their range (5 frames: 1-1.5 stops apart); the
+    training task finds the frames and the reference from the exposures, and FlexHDR trains on them."""
+    import torch
+
+    from hdrfuse.data.training import SampleSource, SampleStream
+    from hdrfuse.io import write_image
+    from hdrfuse.models.flexhdr import FlexHDR
+    from hdrfuse.train.tasks import TASKS, _hdr_parts
+    from hdrfuse.train.trainer import real_sequences
+
+    _write_sequences(tmp_path / "seq", 2, 7)
+    (tmp_path / "maps").mkdir()
+    write_image(tmp_path / "maps" / "a.hdr", textured_scene(80, 80, seed=5, dynamic_range=500.0))
+    train, _ = real_sequences({"sequences": [str(tmp_path / "seq")], "val_every_sequence": 0})
+    for fraction in (1.0, 0.0):  # real sequences, then HDR maps
+        source = SampleSource([], [tmp_path / "maps" / "a.hdr"], crop=32, sequences=train,
+                              sequence_hdr_fraction=fraction, hdr_base=True, hdr_frames=(3, 5))
+        stream = SampleStream(source, "hdr", 2, 0)
+        counts = {stream.frames(step) for step in range(12)}
+        assert counts == {3, 5}
+        step = next(s for s in range(12) if stream.frames(s) == 5)
+        batch = stream.batch(step)
+        assert len(batch) == 5 + 3
+        ldr, ev, gt, base = _hdr_parts(batch)
+        assert ldr.shape == (2, 5, 3, 32, 32) and gt.shape == base.shape == (2, 3, 32, 32)
+        assert bool((ev[:, 2] == 0).all()) and bool((ev.diff(dim=1) > 0).all())
+        if fraction == 0.0:
+            steps = ev.diff(dim=1)
+            assert bool(((steps > 0.99) & (steps < 1.51)).all())
+        ref = np.clip(gt.numpy(), 0, 1) ** (1 / 2.2)  # the reference re-exposed from the target
+        ok = (ldr[:, 2].numpy() > 0.05) & (ldr[:, 2].numpy() < 0.95)
+        assert float(np.median(np.abs(ref - ldr[:, 2].numpy())[ok])) < 0.08
+    torch.manual_seed(0)
+    model = FlexHDR(8, flow={"dims": (8, 8, 8), "hidden": 8, "iterations": 1},
+                    merge={"blend": True, "base": True, "growth": 4, "layers": 2, "blocks": 1})
+    pred, target = TASKS["flexhdr"].predict(model, batch)
+    assert pred.shape == target.shape == (2, 3, 32, 32)
+    torch.testing.assert_close(pred, base)  # an untrained refining merge is its base, at 5 frames too
+    assert float(TASKS["flexhdr"].extra_loss(model, {}).detach()) > 0.0  # photometric term: the moved frames
+
+
 def test_hdr_samples_merge_and_align_at_the_context_size_then_crop(tmp_path: Path) -> None:
     """``base_context``: the bracket is made, aligned and merged at the larger size (as the engine merges whole
     frames), then cropped: every part comes out at ``crop``, the merge still matches the target."""

@@ -311,6 +311,28 @@ def test_share_equals_the_concatenated_convolution() -> None:
     assert float((share(x) - expected).detach().abs().max()) < 1e-5
 
 
+def test_channels_last_streams_give_the_same_network_output() -> None:
+    """The engine runs on CPU in channels-last order: ``stream_max`` reduces either memory order to the
+    same maximum (and keeps the order it was given), and the whole network gives the same HDR."""
+    from hdrfuse.models.flexhdr.model import channels_last, stream_max
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 5, 6, 7)
+    nhwc = channels_last(x)
+    assert not nhwc.is_contiguous() and torch.equal(nhwc, x)
+    assert torch.equal(stream_max(x), x.max(dim=1).values) and stream_max(x).is_contiguous()
+    pooled = stream_max(nhwc)
+    assert torch.equal(pooled, x.max(dim=1).values)
+    assert pooled.is_contiguous(memory_format=torch.channels_last)
+    net = FlexHDR(16, flow={"dims": (8, 8, 8), "hidden": 8, "iterations": 2},
+                  merge={"blend": True, "base": True, "growth": 8, "layers": 2}).eval()
+    ldr, ev, base = torch.rand(1, 3, 3, 24, 32), torch.tensor([[-2.0, 0.0, 2.0]]), torch.rand(1, 3, 24, 32)
+    with torch.no_grad():
+        plain = net(ldr, ev, 1, base)
+        fast = net.to(memory_format=torch.channels_last)(channels_last(ldr), ev, 1, channels_last(base))
+    torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-6)
+
+
 BLEND = {"channels": 16, "merge": {"blend": True, "growth": 8, "layers": 2}}
 
 

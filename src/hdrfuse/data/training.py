@@ -245,6 +245,11 @@ class SampleSource:
     align_fraction: float = 0.0
     """hdr task: share of samples whose non-reference frames are first ECC-aligned to the reference, as
     ``--align ecc`` does before the network (the target stays: it is seen from the reference)."""
+    hdr_frames: tuple[int, ...] = (3,)
+    """hdr task: frame counts a batch is made with (one drawn per batch, every sample of it alike; the
+    reference is frame ``(n - 1) // 2``, the middle one for odd ``n``), as FlexHDR takes any number. Brackets
+    from HDR maps keep their range: ``n`` frames are spaced ``(2, 3) * 2 / (n - 1)`` stops (5 frames: 1-1.5);
+    real sequences give ``n`` of their frames around the reference; Kalantari scenes have 3 frames only."""
     base_context: int = 0
     """hdr task with ``hdr_base`` or ``align_fraction``: the bracket is made at this size, aligned and merged
     there, and only then cropped to ``crop`` -- as the engine aligns and merges whole frames, so the
@@ -330,67 +335,77 @@ class SampleSource:
         blank = np.zeros_like(dense[0])
         return dense[0], dense[-1], blank, np.float32(0.0), _pseudo_reference(dense), np.float32(1.0), blank
 
-    def hdr(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-        """``(f0, f1, f2, target, ev[, base])``: a dynamic 3-frame bracket (reference 1) and its HDR target
-        in units where the reference saturates at 1; ``align_fraction`` of them ECC-aligned first; with
-        ``hdr_base``, the classical ghost-free merge of the (aligned) frames last."""
+    def hdr(self, rng: np.random.Generator, frames: int = 3) -> tuple[np.ndarray, ...]:
+        """``(f_0, ..., f_{n-1}, target, ev[, base])``: a dynamic ``n``-frame bracket (``frames``; reference
+        ``(n - 1) // 2``, frame 1 of 3) and its HDR target in units where the reference saturates at 1;
+        ``align_fraction`` of them ECC-aligned first; with ``hdr_base``, the classical ghost-free merge of
+        the (aligned) frames last."""
         if not (self.hdr_base or self.align_fraction > 0):
-            return self._hdr_sample(rng)
+            return self._hdr_sample(rng, frames)
         context = max(self.crop, self.base_context)
-        sample = (replace(self, crop=context) if context > self.crop else self)._hdr_sample(rng)
-        frames, gt, ev = list(sample[:3]), sample[3], np.asarray(sample[4], np.float32)
+        sample = (replace(self, crop=context) if context > self.crop else self)._hdr_sample(rng, frames)
+        ref = (frames - 1) // 2
+        stack, gt, ev = list(sample[:frames]), sample[frames], np.asarray(sample[frames + 1], np.float32)
         if rng.random() < self.align_fraction:
-            frames = ecc_aligned(frames, ev, 1)
-        parts = [np.stack(frames), gt]
+            stack = ecc_aligned(stack, ev, ref)
+        parts = [np.stack(stack), gt]
         if self.hdr_base:
             from ..classical.deghost import network_merge
 
-            base, _, coded = network_merge(frames, ev, 1, encode=self.hdr_inputs == "response")
+            base, _, coded = network_merge(stack, ev, ref, encode=self.hdr_inputs == "response")
             if coded is not None:
                 parts[0] = coded
-                parts[1] = gt * anchored_scale(coded[1], base, gt)
+                parts[1] = gt * anchored_scale(coded[ref], base, gt)
             parts.append(base)
-        stack, *rest = _joint_crop(parts, rng, self.crop) if context > self.crop else parts
-        return (*stack, rest[0], ev, *rest[1:])
+        cropped, *rest = _joint_crop(parts, rng, self.crop) if context > self.crop else parts
+        return (*cropped, rest[0], ev, *rest[1:])
 
-    def _hdr_sample(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-        real = self._real(rng, "hdr")
+    def _hdr_sample(self, rng: np.random.Generator, frames: int = 3) -> tuple[np.ndarray, ...]:
+        real = self._real(rng, "hdr") if frames == 3 else None
         if real is not None and len(real[0]) == 3:  # Kalantari: 3 frames, the middle is the reference
-            frames, gt, ev = real
-            return (*frames, gt.astype(np.float32), ev)
-        sample = self._real_sequence_hdr(rng)
+            stack, gt, ev = real
+            return (*stack, gt.astype(np.float32), ev)
+        sample = self._real_sequence_hdr(rng, frames)
         if sample is not None:
             return sample
         if not self.hdrs:
             raise InputError("the hdr task needs HDR maps (.hdr/.exr) in data.hdr")
         path = self.hdrs[int(rng.integers(len(self.hdrs)))]
         patch = _crop(_load(path, "hdr", self.max_side), rng, self.crop)
-        b = synthesize_from_hdr(patch, rng, n=3, ev_spacing=(2.0, 3.0), motion=True)
+        spacing = (2.0 * 2 / (frames - 1), 3.0 * 2 / (frames - 1)) if frames > 1 else (2.0, 3.0)
+        b = synthesize_from_hdr(patch, rng, n=frames, ev_spacing=spacing, motion=True)
         gt = b.hdr * b.exposure_times[b.reference]  # units where the reference frame saturates at 1
         return (*b.frames, gt.astype(np.float32), np.log2(b.exposure_times / b.exposure_times[b.reference]))
 
 
-    def _real_sequence_hdr(self, rng: np.random.Generator) -> tuple[np.ndarray, ...] | None:
-        """With probability ``sequence_hdr_fraction``: a dynamic 3-frame bracket from a real registered
-        sequence without HDR ground truth (SICE-style): the target is the merge of all its frames seen
-        from the reference (:func:`~hdrfuse.data.real_hdr.merge_sequence_hdr`), the two other frames
-        (one darker, one brighter) get known camera shake and object motion."""
+    def _real_sequence_hdr(self, rng: np.random.Generator, count: int = 3) -> tuple[np.ndarray, ...] | None:
+        """With probability ``sequence_hdr_fraction``: a dynamic ``count``-frame bracket from a real
+        registered sequence without HDR ground truth (SICE-style): the target is the merge of all its frames
+        seen from the reference (:func:`~hdrfuse.data.real_hdr.merge_sequence_hdr`), ``(count - 1) // 2``
+        darker and the rest brighter frames get known camera shake and object motion."""
         from .real_hdr import dynamic_sample, merge_sequence_hdr
 
-        usable = [s for s in self.sequences if not s.hdr and len(s.frames) >= 3]
+        usable = [s for s in self.sequences if not s.hdr and len(s.frames) >= count]
         if not usable or rng.random() >= self.sequence_hdr_fraction:
             return None
         seq = usable[int(rng.integers(len(usable)))]
         frames = _load_sequence(seq, self.max_side)[0]
         n = len(frames)
-        ref = int(rng.integers(1, n - 1))
+        below = (count - 1) // 2
+        above = count - 1 - below
+        ref = int(rng.integers(below, n - above))
         key = (str(seq.frames[0]), self.max_side, ref)
         if key not in _REAL_HDR:
             _REAL_HDR[key] = merge_sequence_hdr(frames, ref)
         hdr, times = _REAL_HDR[key]
-        picks = [int(rng.integers(0, ref)), ref, int(rng.integers(ref + 1, n))]
+
+        def some(low: int, high: int, k: int) -> list[int]:  # k distinct indices in [low, high), sorted
+            return [int(rng.integers(low, high))] if k == 1 else sorted(int(i) for i in rng.choice(
+                np.arange(low, high), k, replace=False))
+
+        picks = some(0, ref, below) + [ref] + some(ref + 1, n, above)
         stack, target = _joint_crop([frames[picks], hdr], rng, self.crop, augment=True)
-        out, gt, ev = dynamic_sample(stack, target, times[picks], [0, 1, 2], 1, rng)
+        out, gt, ev = dynamic_sample(stack, target, times[picks], list(range(count)), below, rng)
         return (*out, gt, ev)
 
 
@@ -495,12 +510,22 @@ class SampleStream:
             raise ValueError(f"unknown sample task '{task}' (choose from {TASKS})")
         self.source, self.task, self.batch_size, self.seed = source, task, batch_size, seed
 
-    def sample(self, step: int, rank: int, index: int) -> tuple[np.ndarray, ...]:
+    def sample(self, step: int, rank: int, index: int, frames: int | None = None) -> tuple[np.ndarray, ...]:
         rng = np.random.default_rng([self.seed, rank, step, index])
+        if frames is not None:
+            return getattr(self.source, self.task)(rng, frames)
         return getattr(self.source, self.task)(rng)
 
+    def frames(self, step: int, rank: int = 0) -> int | None:
+        """The frame count of an ``hdr`` batch (drawn from ``source.hdr_frames`` when it offers several)."""
+        counts = tuple(self.source.hdr_frames)
+        if self.task != "hdr" or counts == (3,):
+            return None
+        return int(np.random.default_rng([self.seed, rank, step, 1_000_003]).choice(counts))
+
     def batch(self, step: int, rank: int = 0) -> list[torch.Tensor]:
-        samples = [self.sample(step, rank, i) for i in range(self.batch_size)]
+        frames = self.frames(step, rank)
+        samples = [self.sample(step, rank, i, frames) for i in range(self.batch_size)]
         out = []
         for parts in zip(*samples):
             arr = np.stack(parts)

@@ -57,21 +57,28 @@ def _freeze_unet(model: nn.Module, cfg: dict[str, Any]) -> None:
     model.unet.eval()
 
 
-def _hdr_inputs(batch: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``hdr`` samples: three frames, the ground truth, exposures in stops -> (ldr [B,N,3,H,W], ev, gt)."""
-    return torch.stack(batch[:3], dim=1), batch[4], batch[3]
+def _hdr_parts(batch: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                                                  torch.Tensor | None]:
+    """``hdr`` samples ``(f_0, ..., f_{n-1}, target, ev[, base])`` -> (ldr [B,N,3,H,W], ev, gt, base):
+    ``n`` is where the exposures (the one ``[B, N]`` part) are."""
+    n = next(i for i, t in enumerate(batch) if t.ndim == 2) - 1
+    base = batch[n + 2] if len(batch) > n + 2 else None
+    return torch.stack(batch[:n], dim=1), batch[n + 1], batch[n], base
 
 
 def _predict_hdr(model: nn.Module, batch: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """``hdr`` samples; a sixth part is the classical merge a refining FlexHDR corrects (``hdr_base``)."""
-    ldr, ev, gt = _hdr_inputs(batch)
-    if len(batch) > 5:
-        return model(ldr, ev, 1, batch[5]), gt
-    return model(ldr, ev, 1), gt
+    """``hdr`` samples, reference ``(n - 1) // 2``; a last part is the classical merge a refining FlexHDR
+    corrects (``hdr_base``)."""
+    ldr, ev, gt, base = _hdr_parts(batch)
+    ref = (ldr.shape[1] - 1) // 2
+    if base is not None:
+        return model(ldr, ev, ref, base), gt
+    return model(ldr, ev, ref), gt
 
 
 def _photometric(model: nn.Module, cfg: dict[str, Any]) -> torch.Tensor:
-    return float(cfg.get("photometric_weight", 1.0)) * model.photometric_loss(1)
+    n = getattr(model, "module", model).last["inputs"].shape[1]
+    return float(cfg.get("photometric_weight", 1.0)) * model.photometric_loss((n - 1) // 2)
 
 
 def _predict_flow(model: nn.Module, batch: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -178,6 +178,7 @@ def _streams(cfg: dict[str, Any], samples: str) -> tuple[SampleStream, SampleStr
           "all_frames_fraction": float(data.get("all_frames_fraction", 0.5)),
           "hdr_base": bool(data.get("hdr_base", False)), "align_fraction": float(data.get("align_fraction", 0.0)),
           "base_context": int(data.get("base_context", 0)),
+          "hdr_frames": tuple(int(v) for v in data.get("hdr_frames", (3,))),
           "hdr_inputs": str(cfg.get("model", {}).get("inputs", "gamma"))}
     train_real, val_real = real_sequences(data)
     train = SampleStream(SampleSource(photos[0], hdrs[0], sequences=train_real, **kw), samples,

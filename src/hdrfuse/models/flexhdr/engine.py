@@ -11,6 +11,7 @@ from ...bracket import Bracket
 from ...inference import memory_budget, plan_tiles, resolve_backend, resolve_bf16, run_tiled
 from ...methods import Result
 from ..shipped import load_model
+from .model import channels_last
 
 
 TILE_BYTES = {("flexhdr", "torch"): 3_900, ("flexhdr", "onnxruntime"): 9_400,
@@ -68,6 +69,7 @@ def fuse_hdr_net(
         raise InputError("the ahdrnet baseline takes exactly 3 frames with the middle one as reference")
     layout: dict[str, int] = {}  # map name -> channels, in the order they follow the 3 HDR channels
     session = model = None
+    nhwc = False
     if which == "onnxruntime":
         from ...inference.onnx import session_for
 
@@ -76,10 +78,16 @@ def fuse_hdr_net(
     else:
         model = load_model(name, _build(name), weights).to(device)
         refines = bool(getattr(model, "refines_base", False))
+        nhwc = device.type == "cpu"  # oneDNN's convolutions run ~1.8x faster on channels-last tensors
+        if nhwc:
+            model = model.to(memory_format=torch.channels_last)
 
     def forward(frames_tile: torch.Tensor, base: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The network on one tile: (HDR [1, 3, h, w], maps)."""
         if session is None:
+            if nhwc:
+                frames_tile = channels_last(frames_tile)
+                base = None if base is None else channels_last(base)
             with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
                 out = model(frames_tile, ev, ref) if base is None else model(frames_tile, ev, ref, base)
                 return out.float(), getattr(model, "last", {})

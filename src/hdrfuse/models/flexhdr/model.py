@@ -70,10 +70,30 @@ class Share(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, c, h, w = x.shape
         layer = self.conv[0]
-        pooled = torch.amax(x, dim=1)
+        pooled = stream_max(x)
         own = F.conv2d(x.flatten(0, 1), layer.weight[:, :c].contiguous(), layer.bias, padding=1)
         shared = F.conv2d(pooled, layer.weight[:, c:].contiguous(), None, padding=1)
         return F.leaky_relu(own.view(b, n, c, h, w) + shared.unsqueeze(1), 0.2)
+
+
+def stream_max(x: torch.Tensor) -> torch.Tensor:
+    """``max_j x[:, j]`` of ``[B, N, C, H, W]`` -> ``[B, C, H, W]``, in the memory order ``x`` has.
+
+    Where each stream is stored channels-last (NHWC: the order the CPU's convolutions run fastest in),
+    ``torch.amax(x, 1)`` strides across channels and is ~35x slower than reducing the same memory viewed
+    as ``[B, N, H, W, C]``; the result is the same either way.
+    """
+    last = x.permute(0, 1, 3, 4, 2)
+    if x.is_contiguous() or not last.is_contiguous():
+        return torch.amax(x, dim=1)
+    return torch.amax(last, dim=1).permute(0, 3, 1, 2)
+
+
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    """``[B, C, H, W]`` or ``[B, N, C, H, W]`` stored channels-last (NHWC per stream), values unchanged."""
+    if x.ndim == 5:
+        return x.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
+    return x.contiguous(memory_format=torch.channels_last)
 
 
 def per_stream(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -281,7 +301,7 @@ class MergeNet(nn.Module):
         outs = []
         for block, share in zip(self.blocks, self.shares):
             x = share(per_stream(block, x))
-            outs.append(torch.amax(x, dim=1))  # global max over the streams
+            outs.append(stream_max(x))  # global max over the streams
         merged = self.fuse(torch.cat(outs, dim=1)) + residual
         if not self.blend:
             return F.softplus(self.refine(merged))

@@ -1,0 +1,133 @@
+"""Where a learned engine's time goes on this CPU: one tile, operator by operator, against the FLOP floor.
+
+``bench_engines.py`` reports a whole engine's time over FLOPs / (the 64->64 3x3 convolution's throughput).
+This script splits one forward pass of the network on one tile (the shipped weights, torch, the threads
+given) into operators with ``torch.profiler`` (self time, FLOPs where the profiler counts them) and
+prints, per operator, its share of the time and, for the convolutions, grouped by shape, their achieved
+GFLOP/s against the same reference convolution timed in this process. The last column says how many
+seconds of the pass each group costs *above* the floor: the lever for bringing time / floor down.
+
+    OMP_NUM_THREADS=1 python benchmarks/engine_profile.py [--engine flexhdr] [--tile 424x512] [--frames 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+
+import torch
+
+from _common import print_table
+from bench_engines import conv_throughput
+
+
+def tile_inputs(engine: str, h: int, w: int, n: int) -> tuple[torch.nn.Module, tuple]:
+    """The shipped network and inputs for one tile (random codes: the cost does not depend on them)."""
+    from hdrfuse.inference.onnx import load_network
+
+    model = load_network(engine).eval()
+    g = torch.Generator().manual_seed(0)
+    if engine == "twophase":
+        u = torch.rand(1, 3, h, w, generator=g)
+        extra = [u] if getattr(model.amnet, "base", False) else []
+        return model, ("twophase", u, extra)
+    ldr = torch.rand(1, n, 3, h, w, generator=g)
+    ev = torch.linspace(-2.0, 2.0, n)[None]
+    base = [torch.rand(1, 3, h, w, generator=g)] if getattr(model, "refines_base", False) else []
+    return model, ("hdr", ldr, ev, 1 if engine == "ahdrnet" else n // 2, *base)
+
+
+def channels_last(t: torch.Tensor) -> torch.Tensor:
+    """NHWC order for ``[B, C, H, W]`` and, frame by frame, for ``[B, N, C, H, W]``."""
+    if t.ndim == 4:
+        return t.contiguous(memory_format=torch.channels_last)
+    if t.ndim == 5:
+        return t.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
+    return t
+
+
+def forward(model: torch.nn.Module, args: tuple) -> torch.Tensor:
+    if args[0] == "twophase":
+        _, u, extra = args
+        return model.amnet(u, model.unet(u, u), u, *extra)
+    return model(*args[1:])
+
+
+def conv_key(event: object) -> str:
+    """``cin->cout kxk`` of a convolution event from its recorded input shapes."""
+    shapes = getattr(event, "input_shapes", None) or []
+    if len(shapes) >= 2 and len(shapes[1]) == 4:
+        cout, cin, kh, kw = shapes[1]
+        size = "x".join(str(s) for s in shapes[0][-2:]) if len(shapes[0]) == 4 else "?"
+        return f"{cin}->{cout} {kh}x{kw} @{size}"
+    return "?"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--engine", default="flexhdr", choices=["flexhdr", "ahdrnet", "twophase"])
+    parser.add_argument("--tile", default="424x512", help="HxW of the tile (1.5 MP runs 424x512 tiles)")
+    parser.add_argument("--frames", type=int, default=3)
+    parser.add_argument("--top", type=int, default=14, help="convolution shapes listed")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="weights and inputs in channels-last (NHWC) memory order")
+    args = parser.parse_args()
+    h, w = (int(v) for v in args.tile.split("x"))
+    peak = conv_throughput()
+    model, inputs = tile_inputs(args.engine, h, w, args.frames)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        inputs = tuple(channels_last(t) if isinstance(t, torch.Tensor) else t for t in inputs)
+    with torch.no_grad():
+        forward(model, inputs)  # warm-up: oneDNN primitives are created on first use
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True,
+                                    with_flops=True) as prof:
+            forward(model, inputs)
+    events = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CPU]
+    total = sum(e.self_cpu_time_total for e in events) / 1e6
+    by_op: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+    by_shape: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+    for e in events:
+        t = e.self_cpu_time_total / 1e6
+        flops = float(getattr(e, "flops", 0) or 0)
+        row = by_op[e.name]
+        row[0] += 1
+        row[1] += t
+        row[2] += flops
+        if e.name in ("aten::conv2d", "aten::convolution", "aten::_convolution"):
+            continue  # wrappers: their FLOPs are counted, their time is the kernel's below
+        if "conv" in e.name:
+            key = conv_key(e)
+            s = by_shape[key]
+            s[0] += 1
+            s[1] += t
+    # FLOPs are recorded on the aten::conv2d wrapper; attribute them by shape from those events
+    for e in events:
+        if e.name == "aten::conv2d":
+            by_shape[conv_key(e)][2] += float(getattr(e, "flops", 0) or 0)
+    conv_flops = sum(v[2] for v in by_shape.values())
+    floor = conv_flops / 1e9 / peak
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); {args.engine}, "
+          f"{args.frames} frames, tile {h}x{w}; reference conv {peak:.0f} GFLOP/s (64->64 3x3, 512x512)")
+    print(f"pass {total:.2f} s (profiled self times), {conv_flops / 1e9:.1f} GFLOP in convolutions, "
+          f"floor {floor:.2f} s, time / floor {total / floor:.2f}")
+    rows = []
+    for name, (calls, t, _) in sorted(by_op.items(), key=lambda kv: -kv[1][1])[:12]:
+        rows.append([name, calls, f"{t:.3f}", f"{100 * t / total:.1f}"])
+    print_table(["operator", "calls", "self s", "% of pass"], rows)
+    rows = []
+    shapes = [(k, v) for k, v in by_shape.items() if v[1] > 0]
+    for key, (calls, t, flops) in sorted(shapes, key=lambda kv: -kv[1][1])[: args.top]:
+        rate = flops / 1e9 / t if t else 0.0
+        rows.append([key, calls, f"{t:.3f}", f"{flops / 1e9:.2f}", f"{rate:.0f}", f"{rate / peak:.2f}",
+                     f"{t - flops / 1e9 / peak:.3f}"])
+    print_table(["convolution", "calls", "self s", "GFLOP", "GFLOP/s", "of reference", "s above floor"], rows)
+    conv_time = sum(v[1] for v in by_shape.values())
+    print(f"convolutions {conv_time:.2f} s ({100 * conv_time / total:.0f} % of the pass, "
+          f"{conv_flops / 1e9 / conv_time:.0f} GFLOP/s); everything else {total - conv_time:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
