@@ -211,7 +211,8 @@ def encode_through_response(frames_u8: list[np.ndarray], response: np.ndarray,
 
     FlexHDR reads ``LDR^2.2 / t`` as a frame's radiance. Through a camera's real response that is off by a
     code-dependent factor (on the held-out synthetic brackets the under-exposed frame's sky came out 1.76x
-    too bright in one scene); through the calibrated one it is what the classical merge uses.
+    too bright in one scene: a one-off check, docs/TRAINING.md); through the calibrated one it is what the
+    classical merge uses.
 
     >>> import numpy as np
     >>> codes = np.arange(256, dtype=np.uint8).reshape(16, 16, 1).repeat(3, axis=2)
