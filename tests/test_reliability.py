@@ -152,6 +152,18 @@ def test_train_config_that_is_not_a_mapping(capsys, tmp_path: Path, text: str) -
     one_error(err, "c.yaml")
 
 
+@pytest.mark.parametrize("task, frames", [("flexhdr", "[1, 3]"), ("flexhdr", "5"), ("ahdrnet", "[3, 5]")])
+def test_train_config_with_impossible_frame_counts(capsys, tmp_path: Path, task: str,  # noqa: ANN001
+                                                   frames: str) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"task: {task}\nrun_dir: {tmp_path / 'run'}\nsteps: 1\nmodel: {{channels: 8}}\n"
+                   f"data: {{hdr: [{tmp_path}], hdr_frames: {frames}}}\n")
+    code, _, err = run(capsys, "train", cfg)
+    assert code == 2
+    one_error(err, "c.yaml", "hdr_frames")
+    assert not (tmp_path / "run").exists()  # refused before anything is written
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_synth_from_a_map_with_nan_or_inf(capsys, tmp_path: Path, bad: float) -> None:  # noqa: ANN001
     src = tmp_path / "maps"

@@ -247,6 +247,15 @@ def _stop_requests(verbose: bool):  # noqa: ANN202
             signal.signal(s, h)
 
 
+def _check_frame_counts(cfg: dict[str, Any]) -> None:
+    """``data.hdr_frames``: a list of counts of at least 2 (3 only for the AHDRNet baseline)."""
+    counts = (cfg.get("data") or {}).get("hdr_frames", [3])
+    if not isinstance(counts, list) or not counts or any(not isinstance(c, int) or c < 2 for c in counts):
+        raise InputError(f"data.hdr_frames must be a list of frame counts of at least 2, not {counts!r}")
+    if cfg.get("task") == "ahdrnet" and counts != [3]:
+        raise InputError("data.hdr_frames: the ahdrnet baseline takes exactly 3 frames")
+
+
 def train(
     config: str | os.PathLike[str] | dict[str, Any],
     resume: bool = False,
@@ -266,6 +275,7 @@ def train(
     cfg = apply_overrides(cfg, overrides or [])
     if steps is not None:
         cfg["steps"] = int(steps)
+    _check_frame_counts(cfg)
     rank, world, local = _distributed()
     device = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
     task = get_task(cfg["task"])
