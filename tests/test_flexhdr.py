@@ -311,6 +311,28 @@ def test_share_equals_the_concatenated_convolution() -> None:
     assert float((share(x) - expected).detach().abs().max()) < 1e-5
 
 
+@pytest.mark.parametrize("dilation, nhwc", [(1, False), (1, True), (2, False), (2, True)])
+def test_dense_block_without_concatenations_equals_the_concatenated_one(dilation: int, nhwc: bool) -> None:
+    """Inference runs a residual dense block as per-part convolutions into one accumulator (no growing
+    concatenations): the same output as the concatenated form that training runs, in either memory order;
+    a changed weight of a later layer's input part shows up in both the same way."""
+    from hdrfuse.models.layers import RDB
+    from hdrfuse.models.flexhdr.model import channels_last
+
+    torch.manual_seed(0)
+    block, x = RDB(12, 5, 4, dilation=dilation).eval(), torch.randn(2, 12, 17, 23)
+    if nhwc:
+        block, x = block.to(memory_format=torch.channels_last), channels_last(x)
+    for _ in range(2):
+        trained = block(x).detach()  # grad enabled: the concatenated form
+        with torch.no_grad():
+            fast = block(x)
+            torch.testing.assert_close(block.dense_inference(x), block.dense(x), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(fast, trained, rtol=1e-5, atol=1e-5)
+        with torch.no_grad():
+            block.dense[2].conv.weight[:, 12 + 5] += 0.5  # layer 2's weights on the first layer's output
+
+
 def test_channels_last_streams_give_the_same_network_output() -> None:
     """The engine runs on CPU in channels-last order: ``stream_max`` reduces either memory order to the
     same maximum (and keeps the order it was given), and the whole network gives the same HDR."""

@@ -42,9 +42,43 @@ class RDB(nn.Module):
         self.dense = nn.Sequential(*[DenseLayer(channels + i * growth, growth, dilation, padding_mode)
                                      for i in range(layers)])
         self.fuse = nn.Conv2d(channels + layers * growth, channels, 1)
+        self.growth = growth
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.fuse(self.dense(x))
+        exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+        if torch.is_grad_enabled() or exporting or self.dense[0].conv.padding_mode != "zeros":
+            return x + self.fuse(self.dense(x))
+        return x + self.fuse(self.dense_inference(x))
+
+    def dense_inference(self, x: torch.Tensor) -> torch.Tensor:
+        """``self.dense(x)`` without growing concatenations (inference only: it writes in place).
+
+        A dense layer's convolution of ``[x, o_1, ..., o_{k-1}]`` is the sum of its convolutions of each
+        part, so each part is convolved once, as soon as it exists, with the weights of *every* later layer
+        stacked (same weights and FLOPs; wider, faster convolutions), into one accumulator of all layers'
+        pre-activations. The dense layers' concatenations, each copying the whole growing input, were a
+        fifth of FlexHDR's tile time (docs/BENCHMARKS.md); only the final one, for the 1x1 fusion, is left.
+        """
+        layers = [layer.conv for layer in self.dense]
+        g, sizes = self.growth, [x.shape[1]] + [self.growth] * len(layers)
+        nhwc = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+        fmt = torch.channels_last if nhwc else torch.contiguous_format
+        pad, dil = layers[0].padding, layers[0].dilation
+
+        def weights(k: int) -> torch.Tensor:  # part k's weights in layers k.. (part 0 is x)
+            lo = sum(sizes[:k])
+            w = torch.cat([conv.weight[:, lo : lo + sizes[k]] for conv in layers[k:]], dim=0)
+            return w.contiguous(memory_format=fmt)
+
+        bias = torch.cat([conv.bias for conv in layers])
+        acc = F.conv2d(x, weights(0), bias, padding=pad, dilation=dil)
+        outs = [x]
+        for k in range(len(layers)):
+            out = F.relu(acc[:, k * g : (k + 1) * g])
+            outs.append(out)
+            if k + 1 < len(layers):
+                acc[:, (k + 1) * g :] += F.conv2d(out, weights(k + 1), None, padding=pad, dilation=dil)
+        return torch.cat(outs, dim=1)
 
 
 class TransposedConv(nn.ConvTranspose2d):
