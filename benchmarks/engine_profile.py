@@ -38,15 +38,6 @@ def tile_inputs(engine: str, h: int, w: int, n: int) -> tuple[torch.nn.Module, t
     return model, ("hdr", ldr, ev, 1 if engine == "ahdrnet" else n // 2, *base)
 
 
-def channels_last(t: torch.Tensor) -> torch.Tensor:
-    """NHWC order for ``[B, C, H, W]`` and, frame by frame, for ``[B, N, C, H, W]``."""
-    if t.ndim == 4:
-        return t.contiguous(memory_format=torch.channels_last)
-    if t.ndim == 5:
-        return t.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
-    return t
-
-
 def forward(model: torch.nn.Module, args: tuple) -> torch.Tensor:
     if args[0] == "twophase":
         _, u, extra = args
@@ -78,7 +69,9 @@ def main() -> int:
     model, inputs = tile_inputs(args.engine, h, w, args.frames)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
-        inputs = tuple(channels_last(t) if isinstance(t, torch.Tensor) else t for t in inputs)
+        from hdrfuse.models.flexhdr.model import channels_last  # what the engine runs
+
+        inputs = tuple(channels_last(t) if isinstance(t, torch.Tensor) and t.ndim >= 4 else t for t in inputs)
     with torch.no_grad():
         forward(model, inputs)  # warm-up: oneDNN primitives are created on first use
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True,

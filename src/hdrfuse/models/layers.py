@@ -42,7 +42,6 @@ class RDB(nn.Module):
         self.dense = nn.Sequential(*[DenseLayer(channels + i * growth, growth, dilation, padding_mode)
                                      for i in range(layers)])
         self.fuse = nn.Conv2d(channels + layers * growth, channels, 1)
-        self.growth = growth
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
@@ -60,7 +59,8 @@ class RDB(nn.Module):
         fifth of FlexHDR's tile time (docs/BENCHMARKS.md); only the final one, for the 1x1 fusion, is left.
         """
         layers = [layer.conv for layer in self.dense]
-        g, sizes = self.growth, [x.shape[1]] + [self.growth] * len(layers)
+        g = layers[0].out_channels  # the growth
+        sizes = [x.shape[1]] + [g] * len(layers)
         nhwc = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
         fmt = torch.channels_last if nhwc else torch.contiguous_format
         pad, dil = layers[0].padding, layers[0].dilation
