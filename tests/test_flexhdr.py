@@ -466,6 +466,30 @@ def test_refining_merge_learns_where_the_frames_beat_its_base() -> None:
     assert float(model.last["gate"][0, 0, 8:20, 8:20].mean()) > 0.3
 
 
+def test_gate_value_head_loads_weights_without_it_and_learns_from_the_values() -> None:
+    """``merge.gate_inputs``: a refining network saved without the value head loads (``strict=False``
+    misses only ``merge.gate_values``) and computes exactly what it computed; the head's last layer gets a
+    gradient at zero, so training can open the gate where the blend and the base disagree; it needs a base."""
+    from hdrfuse.classical.tonemap import mu_law
+
+    torch.manual_seed(0)
+    plain = FlexHDR(**REFINE).eval()
+    cfg = {**REFINE, "merge": {**REFINE["merge"], "gate_inputs": True}}
+    model = FlexHDR(**cfg).eval()
+    missing, unexpected = model.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("merge.gate_values.") for k in missing)
+    ldr, ev = _bracket(3, 36, 44)
+    base = torch.rand(1, 3, 36, 44) * 2.0
+    with torch.no_grad():
+        assert torch.equal(model(ldr, ev, 1, base), plain(ldr, ev, 1, base))
+    radiance = torch.rand(1, 3, 36, 44)
+    loss = (mu_law(model(ldr, ev, 1, base).clamp(0, 1)) - mu_law(radiance)).abs().mean()
+    loss.backward()
+    assert float(model.merge.gate_values[-1].weight.grad.abs().sum()) > 0
+    with pytest.raises(ValueError, match="gate_inputs"):
+        FlexHDR(channels=16, merge={"blend": True, "gate_inputs": True})
+
+
 def _moved_bracket(times: np.ndarray):  # noqa: ANN202 - a Bracket
     """Three exposures of a textured scene; something moved in the bright frame (rows 20-50, cols 30-70)."""
     from hdrfuse.bracket import make_bracket

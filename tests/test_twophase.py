@@ -482,6 +482,21 @@ def test_init_names_the_modules_the_weights_may_lack(tmp_path: Path, sources: di
         assert torch.equal(v, again.state_dict()[k]) != k.startswith(prefix) or v.numel() == 0, k
 
 
+def test_trainable_trains_the_named_parameters_alone(tmp_path: Path, sources: dict) -> None:
+    """``trainable: [prefix]``: those parameters move, every other one keeps its initial value exactly;
+    a prefix that names no parameter is one clear error before anything is written."""
+    from hdrfuse.errors import InputError
+
+    start = train(_config(tmp_path / "s", sources, "twophase_phase1", steps=0), verbose=False).state_dict()
+    first = next(iter(start)).rsplit(".", 1)[0] + "."  # the first layer
+    model = train(_config(tmp_path / "a", sources, "twophase_phase1", trainable=[first]), verbose=False)
+    moved = {k for k, v in model.state_dict().items() if not torch.equal(start[k], v)}
+    assert moved and all(k.startswith(first) for k in moved), moved
+    with pytest.raises(InputError, match="trainable: no parameter starts with 'nothing.'"):
+        train(_config(tmp_path / "b", sources, "twophase_phase1", trainable=["nothing."]), verbose=False)
+    assert not (tmp_path / "b" / "run_twophase_phase1" / "log.csv").exists()
+
+
 # ---- AMNet refining a classical fusion (amnet.base) ---------------------------------------------------
 
 BASE_MODEL = {"unet": {"base": 4, "padding_mode": "replicate"},

@@ -12,6 +12,9 @@ step, RNG states, history; a SIGKILL loses at most the steps since it was writte
 then use the average, which smooths the step-to-step noise of small-batch CPU training.
 ``keep_every: k`` also keeps the weights every k steps as ``stepK.safetensors`` (the average with ``ema``),
 so checkpoints can be compared on held-out data after the run.
+``trainable: [prefix, ...]`` trains only the parameters whose names start with one of the prefixes and
+freezes the rest (no gradients, no optimizer state): a head added to trained weights learns alone, at
+little more than the cost of a forward pass.
 Batches are a function of (seed, rank, step), so ``--resume`` continues exactly where it stopped.
 SIGTERM (a cluster's preemption, ``kill``) or a first Ctrl-C ends the current step, writes the
 checkpoint and returns; a second Ctrl-C interrupts at once.
@@ -59,11 +62,26 @@ DEFAULTS: dict[str, Any] = {
     "select_mode": "min",  # or "max" (val_psnr)
     "ema": 0.0,  # decay of the weights' moving average; 0 = none
     "keep_every": 0,  # also keep stepK.safetensors every this many steps; 0 = never
+    "trainable": [],  # parameter-name prefixes that train; empty = all
     "loss": {"l1": 1.0},
     "vgg_weights": None,
     "model": {},
     "data": {},
 }
+
+
+def _freeze_except(model: nn.Module, prefixes: list[str], config: object) -> None:
+    """``trainable``: freeze every parameter whose name starts with none of ``prefixes`` (none given: all
+    train); a prefix that names no parameter is an error (a typo would silently train nothing)."""
+    if not prefixes:
+        return
+    names = [name for name, _ in model.named_parameters()]
+    unknown = [p for p in prefixes if not any(n.startswith(p) for n in names)]
+    if unknown:
+        where = config if isinstance(config, (str, os.PathLike)) else None
+        raise InputError(f"trainable: no parameter starts with {', '.join(map(repr, unknown))}", where)
+    for name, param in model.named_parameters():
+        param.requires_grad_(name.startswith(tuple(prefixes)))
 
 
 def load_config(path: str | os.PathLike[str], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -285,6 +303,7 @@ def train(
     torch.manual_seed(cfg["seed"])
     model = task.build(cfg["model"])
     task.prepare(model, cfg)
+    _freeze_except(model, cfg["trainable"], config)
     model.to(device)
     if cfg["channels_last"]:
         model = model.to(memory_format=torch.channels_last)

@@ -27,6 +27,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ...classical.tonemap import mu_law
 from ..layers import RDB, conv, pad_to_multiple
 
 GAMMA = 2.2
@@ -267,10 +268,17 @@ class MergeNet(nn.Module):
     starts at zero. So the untrained network *is* the classical merge, and training learns where the
     warped frames (its flow, its weights) beat it and by how much (the gate's gradient is not zero at zero,
     as in a zero-initialised adapter).
+
+    ``gate_inputs=True`` (needs ``base``): the gate also sees the two values it chooses between, a small
+    convolutional head on the mu-law compressed ``base``, ``blend`` and their difference whose output is
+    added to the gate (last layer zero-initialised, so weights trained without it load unchanged and
+    compute the same). Trained from features alone, the gate settled near a constant 0.45-0.5 on the
+    held-out brackets -- a fixed average of the two estimates -- which cost accuracy wherever the blend's
+    display-gamma radiance was the worse one (docs/TRAINING.md).
     """
 
     def __init__(self, channels: int = 64, blocks: int = 3, growth: int = 32, layers: int = 5,
-                 blend: bool = False, base: bool = False) -> None:
+                 blend: bool = False, base: bool = False, gate_inputs: bool = False) -> None:
         super().__init__()
         self.inp = conv(channels, channels)
         self.blocks = nn.ModuleList([RDB(channels, growth, layers) for _ in range(blocks)])
@@ -290,6 +298,13 @@ class MergeNet(nn.Module):
             self.gate = nn.Sequential(conv(channels, channels // 2), nn.Conv2d(channels // 2, 1, 3, padding=1))
             nn.init.zeros_(self.gate[-1].weight)
             nn.init.zeros_(self.gate[-1].bias)
+        self.gate_values: nn.Module | None = None
+        if gate_inputs:
+            if not self.base:
+                raise ValueError("gate_inputs needs a merge that refines a base (base=True)")
+            self.gate_values = nn.Sequential(conv(9, 16), conv(16, 16), nn.Conv2d(16, 1, 3, padding=1))
+            nn.init.zeros_(self.gate_values[-1].weight)
+            nn.init.zeros_(self.gate_values[-1].bias)
         self.last_weights: torch.Tensor | None = None
         self.last_gate: torch.Tensor | None = None
 
@@ -316,6 +331,9 @@ class MergeNet(nn.Module):
             if base is None:
                 raise ValueError("this merge refines a classical merge: pass base [B, 3, H, W]")
             gate = self.gate(merged)
+            if self.gate_values is not None:
+                b, m = mu_law(base), mu_law(blended)  # not clipped at 1
+                gate = gate + self.gate_values(torch.cat([b, m, m - b], dim=1))
             self.last_gate = gate.detach()
             blended = (base + gate * (blended - base)).clamp_min(0.0)
         return blended * torch.exp(self.refine(merged).clamp(-CORRECTION_LIMIT, CORRECTION_LIMIT))
@@ -419,8 +437,6 @@ class FlexHDR(nn.Module):
     def photometric_loss(self, reference: int) -> torch.Tensor:
         """Self-supervision of the flow: ``|X_i^w - X_r| * E_r`` on the exposure-normalised linear inputs
         (mu-law compressed), over the non-reference frames of the last forward pass."""
-        from ...classical.tonemap import mu_law
-
         x, xw, conf = self.last["inputs"], self.last["warped_inputs"], self.last["confidence"]
         n = x.shape[1]
         target = mu_law(x[:, reference, 3:].clamp(0, 1))
