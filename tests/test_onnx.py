@@ -85,9 +85,11 @@ def test_refining_twophase_exports_with_its_base_input(cache, tmp_path, n: int) 
     assert float(np.abs(ours - ref).max()) <= 1e-4
 
 
-def test_refining_flexhdr_exports_with_its_base_input(cache, tmp_path) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("gate_inputs", [False, True])
+def test_refining_flexhdr_exports_with_its_base_input(cache, tmp_path, gate_inputs: bool) -> None:  # noqa: ANN001
     """A FlexHDR whose merge refines the classical merge gets a ``base`` graph input (dynamic H, W and
-    frame count as before); ONNX Runtime matches torch, with the gate opened so the network matters."""
+    frame count as before); ONNX Runtime matches torch, with the gate opened so the network matters (and,
+    with ``gate_inputs``, its value head too)."""
     import torch
 
     from hdrfuse.bracket import make_bracket
@@ -95,12 +97,14 @@ def test_refining_flexhdr_exports_with_its_base_input(cache, tmp_path) -> None: 
     from hdrfuse.models.flexhdr.engine import fuse_hdr_net
     from hdrfuse.train import save_weights
 
-    cfg = {"channels": 8, "merge": {"blend": True, "growth": 4, "layers": 2, "base": True}}
+    cfg = {"channels": 8, "merge": {"blend": True, "growth": 4, "layers": 2, "base": True, "gate_inputs": gate_inputs}}
     torch.manual_seed(0)
     model = FlexHDR(**cfg)
     torch.nn.init.normal_(model.merge.gate[-1].weight, std=0.05)
     torch.nn.init.constant_(model.merge.gate[-1].bias, 0.5)
-    path = save_weights(tmp_path / "flexhdr_refine.safetensors", model, {"model": cfg})
+    if gate_inputs:
+        torch.nn.init.normal_(model.merge.gate_values[-1].weight, std=0.05)
+    path = save_weights(tmp_path / f"flexhdr_refine_{gate_inputs}.safetensors", model, {"model": cfg})
     frames, times = _frames(3)
     bracket = make_bracket(frames, exposure_times=times)
     ours = fuse_hdr_net("flexhdr", bracket, torch.device("cpu"), tile=0, weights=str(path), backend="onnxruntime")
