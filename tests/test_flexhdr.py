@@ -355,6 +355,31 @@ def test_channels_last_streams_give_the_same_network_output() -> None:
     torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("nhwc", [False, True])
+def test_attention_input_layer_and_channel_concatenation_keep_values_and_memory_order(nhwc: bool) -> None:
+    """``cat_channels`` equals ``torch.cat(dim=1)`` and keeps channels-last (a one-channel part included);
+    the attention's first layer, with the reference's part convolved once, equals the convolution of the
+    concatenated per-stream input; ``warp`` returns the order it was given."""
+    from hdrfuse.models.flexhdr.model import AttentionNet, channels_last, per_stream, warp
+    from hdrfuse.models.layers import cat_channels
+
+    torch.manual_seed(0)
+    fmt = (lambda t: channels_last(t)) if nhwc else (lambda t: t)  # noqa: E731
+    parts = [fmt(torch.randn(2, c, 9, 11)) for c in (4, 1, 3)]
+    joined = cat_channels(parts)
+    assert torch.equal(joined, torch.cat([p.contiguous() for p in parts], dim=1))
+    assert joined.is_contiguous(memory_format=torch.channels_last if nhwc else torch.contiguous_format)
+    net = AttentionNet(8)
+    if nhwc:
+        net = net.to(memory_format=torch.channels_last)
+    fw, u, ew = fmt(torch.rand(1, 3, 8, 9, 11)), fmt(torch.rand(1, 3, 8, 9, 11)), fmt(torch.rand(1, 3, 1, 9, 11))
+    fr = fmt(torch.rand(1, 8, 9, 11))
+    concatenated = torch.cat([fw, fr.unsqueeze(1).expand(-1, 3, -1, -1, -1), u, ew], dim=2)
+    torch.testing.assert_close(net.first(fw, fr, u, ew), per_stream(net.inp, concatenated), rtol=1e-5, atol=1e-6)
+    warped = warp(parts[0], torch.rand(2, 2, 9, 11))
+    assert warped.is_contiguous(memory_format=torch.channels_last) == nhwc and warped.is_contiguous() != nhwc
+
+
 BLEND = {"channels": 16, "merge": {"blend": True, "growth": 8, "layers": 2}}
 
 

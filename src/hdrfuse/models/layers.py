@@ -22,6 +22,20 @@ def conv(cin: int, cout: int, k: int = 3, stride: int = 1, dilation: int = 1, ac
     return nn.Sequential(*layers)
 
 
+def cat_channels(parts: list[torch.Tensor]) -> torch.Tensor:
+    """``torch.cat(parts, dim=1)`` of ``[B, C, H, W]`` tensors, channels-last when they are.
+
+    On channels-last (NHWC) tensors torch's channel concatenation takes a slow strided path and, when a
+    part has one channel (ambiguous: it is both layouts), writes NCHW, which the next convolution converts
+    back (2.5x the time of a 65-channel concatenation at 424x512, one thread, as a one-off check while a
+    training ran on the other core; `benchmarks/engine_profile.py` shows the effect on a whole tile).
+    Concatenating the NHWC views along their last axis is one contiguous copy. The values are the same.
+    """
+    if not any(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous() for p in parts):
+        return torch.cat(parts, dim=1)
+    return torch.cat([p.permute(0, 2, 3, 1) for p in parts], dim=3).permute(0, 3, 1, 2)
+
+
 class DenseLayer(nn.Module):
     """One layer of a residual dense block: its output is appended to its input."""
 
@@ -30,7 +44,7 @@ class DenseLayer(nn.Module):
         self.conv = nn.Conv2d(cin, growth, 3, padding=dilation, dilation=dilation, padding_mode=padding_mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([x, F.relu(self.conv(x))], dim=1)
+        return cat_channels([x, F.relu(self.conv(x))])
 
 
 class RDB(nn.Module):
@@ -78,7 +92,7 @@ class RDB(nn.Module):
             outs.append(out)
             if k + 1 < len(layers):
                 acc[:, (k + 1) * g :] += F.conv2d(out, weights(k + 1), None, padding=pad, dilation=dil)
-        return torch.cat(outs, dim=1)
+        return cat_channels(outs)
 
 
 class TransposedConv(nn.ConvTranspose2d):

@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..layers import RDB, conv, pad_to_multiple
+from ..layers import RDB, cat_channels, conv, pad_to_multiple
 from .model import FlexHDR
 
 
@@ -40,13 +40,13 @@ class AHDRNet(nn.Module):
         ldr = flat.view(b, n, c, *flat.shape[-2:])
         x = FlexHDR.inputs(ldr, ev)
         f = [enc(x[:, i]) for i, enc in enumerate(self.encode)]
-        a0 = torch.sigmoid(self.attend[0](torch.cat([f[0], f[1]], dim=1)))
-        a2 = torch.sigmoid(self.attend[1](torch.cat([f[2], f[1]], dim=1)))
+        a0 = torch.sigmoid(self.attend[0](cat_channels([f[0], f[1]])))
+        a2 = torch.sigmoid(self.attend[1](cat_channels([f[2], f[1]])))
         self.last = {"attention": torch.stack([a0.mean(1), a2.mean(1)], dim=1)}
-        y = self.merge_in(torch.cat([f[0] * a0, f[1], f[2] * a2], dim=1))
+        y = self.merge_in(cat_channels([f[0] * a0, f[1], f[2] * a2]))
         outs = []
         for block in self.blocks:
             y = block(y)
             outs.append(y)
-        y = self.fuse(torch.cat(outs, dim=1)) + f[1]
+        y = self.fuse(cat_channels(outs)) + f[1]
         return F.softplus(self.refine(y))[..., :h0, :w0]

@@ -28,7 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...classical.tonemap import mu_law
-from ..layers import RDB, conv, pad_to_multiple
+from ..layers import RDB, cat_channels, conv, pad_to_multiple
 
 GAMMA = 2.2
 
@@ -106,14 +106,20 @@ def per_stream(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """Sample ``x [B, C, H, W]`` at ``p + flow(p)`` (flow in pixels, ``[B, 2, H, W]``: dx, dy)."""
+    """Sample ``x [B, C, H, W]`` at ``p + flow(p)`` (flow in pixels, ``[B, 2, H, W]``: dx, dy), returned
+    in the memory order ``x`` has: ``grid_sample`` always writes NCHW, and a channels-last network fed that
+    converts it later at a higher price (the attention's 97-channel input, the merge's 1x1 fusions run
+    on the slow non-oneDNN path)."""
     b, _, h, w = x.shape
     ys, xs = torch.meshgrid(torch.arange(h, device=x.device, dtype=flow.dtype),
                             torch.arange(w, device=x.device, dtype=flow.dtype), indexing="ij")
     gx = (xs + flow[:, 0]) * (2.0 / max(w - 1, 1)) - 1.0
     gy = (ys + flow[:, 1]) * (2.0 / max(h - 1, 1)) - 1.0
     grid = torch.stack([gx, gy], dim=-1)
-    return F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="border", align_corners=True)
+    out = F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="border", align_corners=True)
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        out = out.contiguous(memory_format=torch.channels_last)
+    return out
 
 
 class ConvGRU(nn.Module):
@@ -245,11 +251,25 @@ class AttentionNet(nn.Module):
         self.out = nn.Conv2d(channels, channels, 3, padding=1)
 
     def forward(self, fw: torch.Tensor, fr: torch.Tensor, u: torch.Tensor, ew: torch.Tensor) -> torch.Tensor:
-        n = fw.shape[1]
-        x = torch.cat([fw, fr.unsqueeze(1).expand(-1, n, -1, -1, -1), u, ew], dim=2)
-        x = self.share1(per_stream(self.inp, x))
+        x = self.first(fw, fr, u, ew)
+        x = self.share1(x)
         x = self.share2(per_stream(self.mid, x))
         return torch.sigmoid(per_stream(self.out, x))
+
+    def first(self, fw: torch.Tensor, fr: torch.Tensor, u: torch.Tensor, ew: torch.Tensor) -> torch.Tensor:
+        """``inp([F_i^w, F_r, U_i, E_i^w])`` per stream, computed as ``W_own * [F_i^w, U_i, E_i^w] + W_r * F_r``
+        (the convolution is linear in its input channels, as in :class:`Share`): the reference's part,
+        the same in every stream, is convolved once, and the streams' parts are concatenated per stream
+        in the memory order they have (:func:`~hdrfuse.models.layers.cat_channels`; a 5-D concatenation
+        came out NCHW and was converted again for the convolution). Same parameters and result as the
+        concatenated form."""
+        b, n, c, h, w = fw.shape
+        layer = self.inp[0]
+        wt = layer.weight
+        own = cat_channels([fw.flatten(0, 1), u.flatten(0, 1), ew.flatten(0, 1)])
+        own = F.conv2d(own, torch.cat([wt[:, :c], wt[:, 2 * c :]], dim=1), layer.bias, padding=1)
+        shared = F.conv2d(fr, wt[:, c : 2 * c].contiguous(), None, padding=1)
+        return F.leaky_relu(own.view(b, n, c, h, w) + shared.unsqueeze(1), 0.2)
 
 
 class MergeNet(nn.Module):
@@ -318,7 +338,7 @@ class MergeNet(nn.Module):
         for block, share in zip(self.blocks, self.shares):
             x = share(per_stream(block, x))
             outs.append(stream_max(x))  # global max over the streams
-        merged = self.fuse(torch.cat(outs, dim=1)) + residual
+        merged = self.fuse(cat_channels(outs)) + residual
         if not self.blend:
             return F.softplus(self.refine(merged))
         if radiance is None or confidence is None:
@@ -333,7 +353,7 @@ class MergeNet(nn.Module):
             gate = self.gate(merged)
             if self.gate_values is not None:
                 b, m = mu_law(base), mu_law(blended)  # not clipped at 1
-                gate = gate + self.gate_values(torch.cat([b, m, m - b], dim=1))
+                gate = gate + self.gate_values(cat_channels([b, m, m - b]))
             self.last_gate = gate.detach()
             blended = (base + gate * (blended - base)).clamp_min(0.0)
         return blended * torch.exp(self.refine(merged).clamp(-CORRECTION_LIMIT, CORRECTION_LIMIT))
