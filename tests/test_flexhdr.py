@@ -372,10 +372,12 @@ def test_attention_input_layer_and_channel_concatenation_keep_values_and_memory_
     net = AttentionNet(8)
     if nhwc:
         net = net.to(memory_format=torch.channels_last)
-    fw, u, ew = fmt(torch.rand(1, 3, 8, 9, 11)), fmt(torch.rand(1, 3, 8, 9, 11)), fmt(torch.rand(1, 3, 1, 9, 11))
+    fw, u = fmt(torch.rand(1, 3, 8, 9, 11)), fmt(torch.rand(1, 3, 8, 9, 11))
+    ew = fmt(torch.rand(1, 3, 1, 9, 11))
     fr = fmt(torch.rand(1, 8, 9, 11))
     concatenated = torch.cat([fw, fr.unsqueeze(1).expand(-1, 3, -1, -1, -1), u, ew], dim=2)
-    torch.testing.assert_close(net.first(fw, fr, u, ew), per_stream(net.inp, concatenated), rtol=1e-5, atol=1e-6)
+    expected = per_stream(net.inp, concatenated)
+    torch.testing.assert_close(net.first(fw, fr, u, ew), expected, rtol=1e-5, atol=1e-6)
     warped = warp(parts[0], torch.rand(2, 2, 9, 11))
     assert warped.is_contiguous(memory_format=torch.channels_last) == nhwc and warped.is_contiguous() != nhwc
 
