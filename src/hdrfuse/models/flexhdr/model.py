@@ -260,8 +260,9 @@ class AttentionNet(nn.Module):
         """``inp([F_i^w, F_r, U_i, E_i^w])`` per stream, computed as
         ``W_own * [F_i^w, U_i, E_i^w] + W_r * F_r`` (the convolution is linear in its input channels, as
         in :class:`Share`): the reference's part, the same in every stream, is convolved once, and the
-        streams' parts are concatenated per stream in the memory order they have (:func:`~hdrfuse.models.layers.cat_channels`; a 5-D concatenation
-        came out NCHW and was converted again for the convolution). Same parameters and result as the
+        streams' parts are concatenated per stream in the memory order they have
+        (:func:`~hdrfuse.models.layers.cat_channels`; a 5-D concatenation came out NCHW and was converted
+        again for the convolution). Same parameters and result as the
         concatenated form."""
         b, n, c, h, w = fw.shape
         layer = self.inp[0]
