@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import shared_dir, textured_scene
@@ -86,3 +88,32 @@ def test_reference_method_is_the_reference_frame_through_the_response() -> None:
     assert np.median(rel[clipped]) > 0.3  # the clipped highlights stay at the saturation level
     white = (codes == 255).all(-1)
     assert white.any() and float(np.ptp(ref[white][:, 1])) < 1e-6  # one saturation level
+
+
+def test_response_calibration_does_not_depend_on_the_thread_count() -> None:
+    """OpenCV solves the calibration with its bundled OpenBLAS, whose threaded and serial float32 solves of
+    this ill-conditioned system differ by percents; hdrfuse pins that library to one thread, so a bracket's
+    curve is the same whatever the machine's core count (each run in a fresh process, as a user's is)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, numpy as np; sys.path.insert(0, 'tests')\n"
+        "from conftest import textured_scene\n"
+        "from hdrfuse.data.synthesis import apply_crf\n"
+        "from hdrfuse.classical.debevec1997 import calibrate_response\n"
+        "scene = textured_scene(200, 300, seed=1) ** 3 * 8\n"
+        "times = np.array([0.25, 1.0, 4.0])\n"
+        "fr = [np.clip(apply_crf(scene * t, 'log') * 255 + 0.5, 0, 255).astype(np.uint8) for t in times]\n"
+        "print(' '.join(f'{v:.9g}' for v in calibrate_response(fr, times)[:, 0]))\n"
+    )
+    curves = []
+    for threads in ("1", "2"):
+        env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS")}
+        env["OMP_NUM_THREADS"] = threads  # what OpenBLAS falls back to
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True,
+                             cwd=Path(__file__).resolve().parents[1])
+        curves.append(np.array(out.stdout.split(), dtype=np.float64))
+    assert curves[0].shape == (256,)
+    assert np.array_equal(curves[0], curves[1])
