@@ -112,8 +112,8 @@ def test_response_calibration_does_not_depend_on_the_thread_count() -> None:
     for threads in ("1", "2"):
         env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS")}
         env["OMP_NUM_THREADS"] = threads  # what OpenBLAS falls back to
-        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True,
-                             cwd=Path(__file__).resolve().parents[1])
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                             check=True, cwd=Path(__file__).resolve().parents[1])
         curves.append(np.array(out.stdout.split(), dtype=np.float64))
     assert curves[0].shape == (256,)
     assert np.array_equal(curves[0], curves[1])
