@@ -50,33 +50,32 @@ def gate_rows(folder: str, weights: str | None) -> list[list[object]]:
     for seq in folder_sequences(folder):
         bracket = make_bracket(seq.frames, exposure_times=seq.exposure_times, reference=seq.reference_frame)
         truth = read_hdr(seq.hdr)
-        row: list[object] = [seq.name]
-        for gate, correction in PARTS.values():
+        results = {}
+        for part, (gate, correction) in PARTS.items():
             on.update(gate=gate, correction=correction)
-            result = run_method(bracket, method, "ecc", "cpu")
-            row.append(round(psnr_mu(match_scale(result.image, truth), truth), 2))
-            if gate and correction:
-                g = result.maps["gate"][0]
+            results[part] = run_method(bracket, method, "ecc", "cpu")
         on.update(gate=True, correction=True)
-        row += [f"{g.mean():.3f}", f"{np.quantile(g, 0.05):.3f}", f"{np.quantile(g, 0.95):.3f}"]
+        g = results["network"].maps["gate"][0]
+        row = [seq.name, *(round(psnr_mu(match_scale(r.image, truth), truth), 2) for r in results.values()),
+               f"{g.mean():.3f}", f"{np.quantile(g, 0.05):.3f}", f"{np.quantile(g, 0.95):.3f}"]
         rows.append(row)
     return rows
 
 
 def context_rows(folder: str, side: int = 256) -> list[list[object]]:
+    from hdrfuse.bracket import make_bracket
     from hdrfuse.classical.deghost import network_merge
     from hdrfuse.data.datasets import folder_sequences
     from hdrfuse.data.training import ecc_aligned
-    from hdrfuse.io import read_hdr, read_image
+    from hdrfuse.io import read_hdr
     from hdrfuse.metrics import match_scale, psnr_mu
 
     rows = []
     for seq in folder_sequences(folder):
-        times = np.asarray(seq.exposure_times, dtype=np.float64)
-        order = np.argsort(times)
-        frames = [read_image(seq.frames[i]).pixels for i in order]
-        ref = [seq.frames[i].name for i in order].index(str(seq.reference_frame))
-        ev = np.log2(times[order] / times[order][ref])
+        bracket = make_bracket(seq.frames, exposure_times=seq.exposure_times, reference=seq.reference_frame,
+                               tensor=False)  # darkest first, as the engine takes it
+        frames, ref = bracket.numpy_frames(), bracket.reference
+        ev = np.log2(bracket.exposure_times / bracket.exposure_times[ref])
         truth = read_hdr(seq.hdr)
         y, x = (truth.shape[0] - side) // 2, (truth.shape[1] - side) // 2
         centre = (slice(y, y + side), slice(x, x + side))

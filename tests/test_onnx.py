@@ -86,7 +86,8 @@ def test_refining_twophase_exports_with_its_base_input(cache, tmp_path, n: int) 
 
 
 @pytest.mark.parametrize("gate_inputs", [False, True])
-def test_refining_flexhdr_exports_with_its_base_input(cache, tmp_path, gate_inputs: bool) -> None:  # noqa: ANN001
+def test_refining_flexhdr_exports_with_its_base_input(cache, tmp_path,  # noqa: ANN001
+                                                      gate_inputs: bool) -> None:
     """A FlexHDR whose merge refines the classical merge gets a ``base`` graph input (dynamic H, W and
     frame count as before); ONNX Runtime matches torch, with the gate opened so the network matters (and,
     with ``gate_inputs``, its value head too)."""
@@ -97,7 +98,8 @@ def test_refining_flexhdr_exports_with_its_base_input(cache, tmp_path, gate_inpu
     from hdrfuse.models.flexhdr.engine import fuse_hdr_net
     from hdrfuse.train import save_weights
 
-    cfg = {"channels": 8, "merge": {"blend": True, "growth": 4, "layers": 2, "base": True, "gate_inputs": gate_inputs}}
+    merge = {"blend": True, "growth": 4, "layers": 2, "base": True, "gate_inputs": gate_inputs}
+    cfg = {"channels": 8, "merge": merge}
     torch.manual_seed(0)
     model = FlexHDR(**cfg)
     torch.nn.init.normal_(model.merge.gate[-1].weight, std=0.05)

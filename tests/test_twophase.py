@@ -494,7 +494,7 @@ def test_trainable_trains_the_named_parameters_alone(tmp_path: Path, sources: di
     assert moved and all(k.startswith(first) for k in moved), moved
     with pytest.raises(InputError, match="trainable: no parameter starts with 'nothing.'"):
         train(_config(tmp_path / "b", sources, "twophase_phase1", trainable=["nothing."]), verbose=False)
-    assert not (tmp_path / "b" / "run_twophase_phase1" / "log.csv").exists()
+    assert not (tmp_path / "b" / "run_twophase_phase1").exists()  # refused before anything is written
 
 
 # ---- AMNet refining a classical fusion (amnet.base) ---------------------------------------------------

@@ -70,16 +70,16 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _freeze_except(model: nn.Module, prefixes: list[str], config: object) -> None:
+def _freeze_except(model: nn.Module, prefixes: list[str]) -> None:
     """``trainable``: freeze every parameter whose name starts with none of ``prefixes`` (none given: all
-    train); a prefix that names no parameter is an error (a typo would silently train nothing)."""
+    train); a prefix that names no parameter is an error (a typo would silently train nothing; the command
+    line names the config, as for every config error)."""
     if not prefixes:
         return
     names = [name for name, _ in model.named_parameters()]
     unknown = [p for p in prefixes if not any(n.startswith(p) for n in names)]
     if unknown:
-        where = config if isinstance(config, (str, os.PathLike)) else None
-        raise InputError(f"trainable: no parameter starts with {', '.join(map(repr, unknown))}", where)
+        raise InputError(f"trainable: no parameter starts with {', '.join(map(repr, unknown))}")
     for name, param in model.named_parameters():
         param.requires_grad_(name.startswith(tuple(prefixes)))
 
@@ -297,13 +297,13 @@ def train(
     rank, world, local = _distributed()
     device = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
     task = get_task(cfg["task"])
-    run = Path(cfg["run_dir"])
-    if rank == 0:
-        run.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg["seed"])
     model = task.build(cfg["model"])
     task.prepare(model, cfg)
-    _freeze_except(model, cfg["trainable"], config)
+    _freeze_except(model, cfg["trainable"])
+    run = Path(cfg["run_dir"])  # made once the model is known to fit the config: a refused run writes nothing
+    if rank == 0:
+        run.mkdir(parents=True, exist_ok=True)
     model.to(device)
     if cfg["channels_last"]:
         model = model.to(memory_format=torch.channels_last)

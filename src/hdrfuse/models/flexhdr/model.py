@@ -262,8 +262,7 @@ class AttentionNet(nn.Module):
         in :class:`Share`): the reference's part, the same in every stream, is convolved once, and the
         streams' parts are concatenated per stream in the memory order they have
         (:func:`~hdrfuse.models.layers.cat_channels`; a 5-D concatenation came out NCHW and was converted
-        again for the convolution). Same parameters and result as the
-        concatenated form."""
+        again for the convolution). Same parameters and result as the concatenated form."""
         b, n, c, h, w = fw.shape
         layer = self.inp[0]
         wt = layer.weight
