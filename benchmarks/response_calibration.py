@@ -1,6 +1,8 @@
 """How much the HDR merges depend on the camera-response calibration: OpenCV's Debevec calibration with its
-default 70 sample pixels against more, on synthetic dynamic brackets whose true response is known (through
-their ground-truth radiance).
+default 70 sample pixels (``opencv70``), with more (``opencv256``), and the intensity-mapping calibration that
+uses every pixel (``imf``, :mod:`hdrfuse.classical.grossberg2003`; ``imf:L:B`` sets its smoothness and
+box), on
+synthetic dynamic brackets whose true response is known (through their ground-truth radiance).
 
 For each bracket (ECC-aligned, as ``@ecc`` runs): the calibrated curve's error against the true one (mean
 absolute log error over the reference frame's codes 15-245, after removing the scale), and ``deghost@ecc``'s
@@ -8,7 +10,10 @@ and ``debevec@ecc``'s PSNR-mu in the harness, with each sample count. The classi
 nothing, so every HDR map may be used: the default set is 2 brackets from each of the 12 maps of
 ``../shared/data/hdr`` (``hdrfuse synth ... --motion --crop 512 --per-image 2 --seed 1``, written once).
 
-    python benchmarks/response_calibration.py [--set out/syn_dyn_all] [--samples 70,256]
+    python benchmarks/response_calibration.py [--set out/syn_dyn_all] [--calibrations opencv70,imf]
+
+Rows are split into brackets from the maps the learned engines validate on (``immenstadter_horn_1k``,
+``st_fagans_interior_1k``) and the others, so a setting can be chosen on the others alone.
 """
 
 from __future__ import annotations
@@ -24,11 +29,32 @@ import numpy as np
 from _common import SHARED, print_table
 
 
-def curve_error(folder: Path, samples: int) -> float:
+VAL_MAPS = ("immenstadter_horn_1k", "st_fagans_interior_1k")
+
+
+def calibration_named(name: str):  # noqa: ANN201
+    """The calibration function ``(frames_u8, times) -> [256, 3]`` a name stands for."""
+    from hdrfuse.classical.debevec1997 import calibrate_response
+    from hdrfuse.classical.grossberg2003 import calibrate_response_imf
+
+    kind, _, value = name.partition(":")
+    if kind.startswith("opencv"):
+        samples = int(kind[len("opencv"):] or 70)
+        def sampled(frames_u8, times, *a, **k):  # noqa: ANN001, ANN002, ANN003, ANN202
+            return calibrate_response(frames_u8, times, samples, method="opencv", **k)
+
+        return sampled
+    if kind == "imf":
+        smooth, _, box = value.partition(":")
+        options = {"smoothness": float(smooth or 64.0), "box": int(box or 3)}
+        return lambda frames_u8, times, *a, **k: calibrate_response_imf(frames_u8, times, **options, **k)
+    raise SystemExit(f"unknown calibration {name!r} (opencvN, imf, imf:LAMBDA or imf:LAMBDA:BOX)")
+
+
+def curve_error(folder: Path, calibrate) -> float:  # noqa: ANN001
     """Mean |log(calibrated / true)| over the reference's codes 15-245 (scale removed), ECC-aligned frames."""
     from hdrfuse.align import align
     from hdrfuse.bracket import make_bracket
-    from hdrfuse.classical.debevec1997 import calibrate_response
     from hdrfuse.io.write import read_hdr
 
     rows = [line.split() for line in (folder / "exposures.txt").read_text().splitlines() if line.strip()]
@@ -40,7 +66,7 @@ def curve_error(folder: Path, samples: int) -> float:
     z, e = u8[ref].mean(axis=-1), read_hdr(folder / "gt.exr").astype(np.float64).mean(axis=-1)
     codes = [c for c in range(15, 246, 10) if int(((z >= c - 2) & (z <= c + 2)).sum()) > 50]
     true = np.array([np.median(e[(z >= c - 2) & (z <= c + 2)]) for c in codes])
-    log_err = np.log(calibrate_response(u8, times, samples)[codes, 1] / true)
+    log_err = np.log(calibrate(u8, times)[codes, 1] / true)
     return float(np.mean(np.abs(log_err - np.median(log_err))))
 
 
@@ -64,12 +90,11 @@ def calibration(function):  # noqa: ANN001, ANN201
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--set", default="out/syn_dyn_all")
-    parser.add_argument("--samples", default="70,256")
+    parser.add_argument("--calibrations", default="opencv70,imf")
     args = parser.parse_args()
     if not (SHARED / "hdr").is_dir():
         print("no ../shared/data: skipped")
         return 0
-    import hdrfuse.classical.debevec1997 as debevec
     from hdrfuse.data.make_set import write_synthetic_set
     from hdrfuse.evaluation import evaluate
 
@@ -78,34 +103,38 @@ def main() -> int:
         write_synthetic_set(SHARED / "hdr" / "polyhaven_drei_assets", folder, seed=1, per_image=2,
                             motion=True, crop=512, show_progress=False)
     brackets = sorted(p for p in folder.iterdir() if (p / "gt.exr").is_file())
-    counts = [int(s) for s in args.samples.split(",")]
+    val = [any(b.name.startswith(m) for m in VAL_MAPS) for b in brackets]
+    names = args.calibrations.split(",")
     methods = ["deghost@ecc", "debevec@ecc"]
-    original = debevec.calibrate_response
-    errors: dict[int, list[float]] = {}
-    psnr: dict[tuple[int, str], list[float]] = {}
-    for n in counts:
-        errors[n] = [curve_error(b, n) for b in brackets]
-
-        def fixed(frames_u8, times, samples=n, *a, **k):  # noqa: ANN001, ANN002, ANN003, ANN202
-            return original(frames_u8, times, samples, *a, **k)
-
-        with calibration(fixed):
+    errors: dict[str, list[float]] = {}
+    psnr: dict[tuple[str, str], list[float]] = {}
+    for name in names:
+        function = calibration_named(name)
+        errors[name] = [curve_error(b, function) for b in brackets]
+        with calibration(function):
             result = evaluate(folder, methods, "folder", "cpu", 1600, None, show_progress=False)
         for m in methods:
-            psnr[(n, m)] = [float(r["psnr_mu"]) for r in result.rows if r["method"] == m and "error" not in r]
-    base = counts[0]
-    table = []
-    for n in counts:
-        row = [n, len(brackets), f"{statistics.mean(errors[n]):.3f}", f"{statistics.median(errors[n]):.3f}"]
-        for m in methods:
-            diffs = [b - a for a, b in zip(psnr[(base, m)], psnr[(n, m)])]
-            row += [f"{statistics.mean(psnr[(n, m)]):.2f}",
-                    f"{max(diffs):+.2f} / {min(diffs):+.2f}" if n != base else "-"]
-        table.append(row)
-    print(f"{folder}: {len(brackets)} brackets")
-    print_table(["samples", "brackets", "curve error (mean)", "curve error (median)", "deghost@ecc PSNR-mu",
-                 f"largest gain / loss vs {base}", "debevec@ecc PSNR-mu", f"largest gain / loss vs {base}"],
-                table)
+            by_name = {r["sequence"]: float(r["psnr_mu"]) for r in result.rows
+                       if r["method"] == m and "error" not in r}
+            psnr[(name, m)] = [by_name[b.name] for b in brackets]
+    base = names[0]
+    for title, keep in (("other maps", False), ("validation maps", True), ("all", None)):
+        pick = [i for i, v in enumerate(val) if keep is None or v == keep]
+        table = []
+        for name in names:
+            err = [errors[name][i] for i in pick]
+            row = [name, len(pick), f"{statistics.mean(err):.3f}", f"{statistics.median(err):.3f}"]
+            for m in methods:
+                new, old = [psnr[(name, m)][i] for i in pick], [psnr[(base, m)][i] for i in pick]
+                diffs = [b - a for a, b in zip(old, new)]
+                row += [f"{statistics.mean(new):.2f}",
+                        f"{max(diffs):+.2f} / {min(diffs):+.2f}" if name != base else "-"]
+            table.append(row)
+        print(f"{folder}: {title}, {len(pick)} brackets")
+        print_table(["calibration", "brackets", "curve error (mean)", "curve error (median)",
+                     "deghost@ecc PSNR-mu", f"largest gain / loss vs {base}", "debevec@ecc PSNR-mu",
+                     f"largest gain / loss vs {base}"],
+                    table)
     return 0
 
 

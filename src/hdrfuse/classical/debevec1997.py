@@ -18,19 +18,33 @@ from ..errors import InputError
 
 
 def calibrate_response(
-    frames_u8: list[np.ndarray], times: np.ndarray, samples: int = 70, smoothness: float = 10.0,
-    shared: bool = True,
+    frames_u8: list[np.ndarray], times: np.ndarray, samples: int = 70, smoothness: float | None = None,
+    shared: bool = True, method: str = "imf",
 ) -> np.ndarray:
-    """Inverse camera response ``[256, 3]`` (RGB): the linear exposure ``E * t`` of each 8-bit code.
+    """Inverse camera response ``[256, 3]`` (RGB): the linear exposure ``E * t`` of each 8-bit code, with
+    ``f^-1(128) = 1``.
 
-    Solved by ``cv2.createCalibrateDebevec`` per channel up to one scale each (OpenCV fixes
-    ``f^-1(128) = 1``). With ``shared`` (the default) the three curves are replaced by their geometric
-    mean, one curve for all channels: the camera's JPEG is white-balanced, so a neutral code ``(z, z, z)``
-    is neutral light. Separate per-channel fits drift apart where few samples constrain them (shadows,
-    2-frame brackets), and that drift is a colour cast: on ``hdrtoolbox_stacks/stack_ghost`` the median
-    green/red of the merge was 2.18 with separate curves, 1.16 with the shared one (its reference
-    frame's codes: 1.17). Uses a fixed random seed, so the same bracket always gives the same curve.
+    ``method="imf"`` (the default): Debevec's smooth least squares with one equation per code of every
+    pair of frames, from the intensity mappings measured over all pixels
+    (:func:`~hdrfuse.classical.grossberg2003.calibrate_response_imf`; ``samples`` is not used).
+    ``method="opencv"``: ``cv2.createCalibrateDebevec`` on ``samples`` grid pixels, per channel, up to one
+    scale each (OpenCV fixes ``f^-1(128) = 1``); which pixels the grid hits decides much of its curve
+    (docs/BENCHMARKS.md, "The response calibration"). ``smoothness``: the method's lambda (default 64 for
+    ``imf``, OpenCV's 10 for ``opencv``).
+
+    With ``shared`` (the default) one curve serves all channels: the camera's JPEG is white-balanced, so
+    a neutral code ``(z, z, z)`` is neutral light. Separate per-channel fits drift apart where few samples
+    constrain them (shadows, 2-frame brackets), and that drift is a colour cast: on
+    ``hdrtoolbox_stacks/stack_ghost`` the median green/red of the merge was 2.18 with separate OpenCV
+    curves, 1.16 with the shared one (its reference frame's codes: 1.17). Both methods are deterministic:
+    the same bracket always gives the same curve.
     """
+    if method == "imf":
+        from .grossberg2003 import calibrate_response_imf
+
+        return calibrate_response_imf(frames_u8, times, 64.0 if smoothness is None else smoothness, shared)
+    if method != "opencv":
+        raise InputError(f"unknown calibration method {method!r} (imf or opencv)")
     from .._cv import cv2
 
     if len(frames_u8) != len(times):
@@ -42,6 +56,7 @@ def calibrate_response(
                          f"(at least about {int(np.ceil(np.sqrt(samples)))}x{int(np.ceil(np.sqrt(samples)))})")
     cv2.setRNGSeed(1997)
     bgr = [np.ascontiguousarray(f[:, :, ::-1]) for f in frames_u8]
+    smoothness = 10.0 if smoothness is None else smoothness
     calibrate = cv2.createCalibrateDebevec(samples=samples, lambda_=smoothness, random=False)
     response = calibrate.process(bgr, np.asarray(times, dtype=np.float32))
     response = response.reshape(256, 3)[:, ::-1].astype(np.float64)
