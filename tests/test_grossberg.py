@@ -93,6 +93,20 @@ def test_bad_input_is_one_error() -> None:
         calibrate_response(frames, TIMES, method="nope")
 
 
+def test_a_bracket_with_no_shared_codes_falls_back_to_opencv_with_a_warning() -> None:
+    """Two nearly black 64x64 frames 4 stops apart (the darkest of a long bracket, cropped): the mappings
+    hold no equation, so the default calibration warns and returns OpenCV's curve, as before it was the
+    default; the intensity-mapping solve alone raises."""
+    rng = np.random.default_rng(2)
+    frames = [rng.integers(0, hi, (64, 64, 3)).astype(np.uint8) for hi in (3, 12)]
+    times = np.array([1.0, 16.0])
+    with pytest.raises(InputError, match="share no readable codes"):
+        calibrate_response_imf(frames, times)
+    with pytest.warns(UserWarning, match="OpenCV's sampled calibration"):
+        curve = calibrate_response(frames, times)
+    np.testing.assert_array_equal(curve, calibrate_response(frames, times, method="opencv"))
+
+
 def test_both_calibrations_agree_on_a_clean_bracket() -> None:
     """OpenCV's Debevec solve (an independent implementation of the least squares) and this one read the
     same camera from a clean, static bracket: the curves agree within a few percent over mid codes."""

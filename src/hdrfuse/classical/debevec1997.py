@@ -30,7 +30,8 @@ def calibrate_response(
     ``method="opencv"``: ``cv2.createCalibrateDebevec`` on ``samples`` grid pixels, per channel, up to one
     scale each (OpenCV fixes ``f^-1(128) = 1``); which pixels the grid hits decides much of its curve
     (docs/BENCHMARKS.md, "The response calibration"). ``smoothness``: the method's lambda (default 64 for
-    ``imf``, OpenCV's 10 for ``opencv``).
+    ``imf``, OpenCV's 10 for ``opencv``). Where no two frames read a common range of codes (a tiny or
+    nearly black bracket) ``imf`` has nothing to solve and falls back to ``opencv`` with a warning.
 
     With ``shared`` (the default) one curve serves all channels: the camera's JPEG is white-balanced, so
     a neutral code ``(z, z, z)`` is neutral light. Separate per-channel fits drift apart where few samples
@@ -40,9 +41,16 @@ def calibrate_response(
     the same bracket always gives the same curve.
     """
     if method == "imf":
-        from .grossberg2003 import calibrate_response_imf
+        from .grossberg2003 import NoSharedCodes, calibrate_response_imf
 
-        return calibrate_response_imf(frames_u8, times, 64.0 if smoothness is None else smoothness, shared)
+        try:
+            lam = 64.0 if smoothness is None else smoothness
+            return calibrate_response_imf(frames_u8, times, lam, shared)
+        except NoSharedCodes as err:  # e.g. a tiny or nearly black bracket: OpenCV's sampled solve still
+            import warnings  # gives a curve, as it did before this one was the default
+
+            warnings.warn(f"{err}; using OpenCV's sampled calibration instead", stacklevel=2)
+            method, smoothness = "opencv", None
     if method != "opencv":
         raise InputError(f"unknown calibration method {method!r} (imf or opencv)")
     from .._cv import cv2

@@ -22,6 +22,11 @@ import numpy as np
 
 from ..errors import InputError
 
+class NoSharedCodes(InputError):
+    """No pair of frames reads a common range of codes (every pair is clipped or dark where the other
+    reads): the intensity mappings say nothing about the response."""
+
+
 #: codes outside [DARK, CLIP] carry clipping and the noise floor; they get no data equations
 DARK, CLIP = 5, 250
 
@@ -114,7 +119,7 @@ def calibrate_response_imf(
     curves = []
     for c in range(1 if shared else 3):
         if not groups[c]:
-            raise InputError("the frames share no readable codes (every pair is clipped or dark where the "
+            raise NoSharedCodes("the frames share no readable codes (every pair is clipped or dark where the "
                              "other reads): cannot calibrate a camera response")
         curves.append(_solve(*(np.concatenate(parts) for parts in zip(*groups[c])), smoothness, hat))
     g = np.stack(curves if not shared else curves * 3, axis=1)
