@@ -1,8 +1,7 @@
 """How much the HDR merges depend on the camera-response calibration: OpenCV's Debevec calibration with its
 default 70 sample pixels (``opencv70``), with more (``opencv256``), and the intensity-mapping calibration that
 uses every pixel (``imf``, :mod:`hdrfuse.classical.grossberg2003`; ``imf:L:B`` sets its smoothness and
-box), on
-synthetic dynamic brackets whose true response is known (through their ground-truth radiance).
+box), on synthetic dynamic brackets whose true response is known (through their ground-truth radiance).
 
 For each bracket (ECC-aligned, as ``@ecc`` runs): the calibrated curve's error against the true one (mean
 absolute log error over the reference frame's codes 15-245, after removing the scale), and ``deghost@ecc``'s
@@ -12,8 +11,9 @@ nothing, so every HDR map may be used: the default set is 2 brackets from each o
 
     python benchmarks/response_calibration.py [--set out/syn_dyn_all] [--calibrations opencv70,imf]
 
-Rows are split into brackets from the maps the learned engines validate on (``immenstadter_horn_1k``,
-``st_fagans_interior_1k``) and the others, so a setting can be chosen on the others alone.
+Rows are split into brackets from the maps the learned engines validate on (every 5th of
+``../shared/data/hdr``, the configs' ``val_every_file: 5``) and the others, so a setting can be chosen on
+the others alone.
 """
 
 from __future__ import annotations
@@ -29,9 +29,6 @@ import numpy as np
 from _common import SHARED, print_table
 
 
-VAL_MAPS = ("immenstadter_horn_1k", "st_fagans_interior_1k")
-
-
 def calibration_named(name: str):  # noqa: ANN201
     """The calibration function ``(frames_u8, times) -> [256, 3]`` a name stands for."""
     from hdrfuse.classical.debevec1997 import calibrate_response
@@ -45,8 +42,9 @@ def calibration_named(name: str):  # noqa: ANN201
 
         return sampled
     if kind == "imf":
-        smooth, _, box = value.partition(":")
-        options = {"smoothness": float(smooth or 64.0), "box": int(box or 3)}
+        smooth, _, box = value.partition(":")  # unset: the function's defaults
+        options = {key: cast(text) for key, cast, text in (("smoothness", float, smooth), ("box", int, box))
+                   if text}
         return lambda frames_u8, times, *a, **k: calibrate_response_imf(frames_u8, times, **options, **k)
     raise SystemExit(f"unknown calibration {name!r} (opencvN, imf, imf:LAMBDA or imf:LAMBDA:BOX)")
 
@@ -96,6 +94,7 @@ def main() -> int:
         print("no ../shared/data: skipped")
         return 0
     from hdrfuse.data.make_set import write_synthetic_set
+    from hdrfuse.data.training import split_files
     from hdrfuse.evaluation import evaluate
 
     folder = Path(args.set)
@@ -103,7 +102,8 @@ def main() -> int:
         write_synthetic_set(SHARED / "hdr" / "polyhaven_drei_assets", folder, seed=1, per_image=2,
                             motion=True, crop=512, show_progress=False)
     brackets = sorted(p for p in folder.iterdir() if (p / "gt.exr").is_file())
-    val = [any(b.name.startswith(m) for m in VAL_MAPS) for b in brackets]
+    val_maps = [p.stem for p in split_files([SHARED / "hdr"], (".hdr", ".exr"), 5)[1]]
+    val = [any(b.name.startswith(m) for m in val_maps) for b in brackets]
     names = args.calibrations.split(",")
     methods = ["deghost@ecc", "debevec@ecc"]
     errors: dict[str, list[float]] = {}

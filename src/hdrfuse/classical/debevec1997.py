@@ -44,8 +44,8 @@ def calibrate_response(
         from .grossberg2003 import NoSharedCodes, calibrate_response_imf
 
         try:
-            lam = 64.0 if smoothness is None else smoothness
-            return calibrate_response_imf(frames_u8, times, lam, shared)
+            options = {} if smoothness is None else {"smoothness": smoothness}
+            return calibrate_response_imf(frames_u8, times, shared=shared, **options)
         except NoSharedCodes as err:  # e.g. a tiny or nearly black bracket: OpenCV's sampled solve still
             import warnings  # gives a curve, as it did before this one was the default
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from .debevec1997 import calibrate_response, log_exposure, weighted_log_sum
+from .grossberg2003 import conditional_medians, joint_histogram
 
 
 def intensity_mapping(reference_u8: np.ndarray, frame_u8: np.ndarray, clip: int = 250, dark: int = 5,
@@ -53,10 +54,8 @@ def intensity_mapping(reference_u8: np.ndarray, frame_u8: np.ndarray, clip: int 
     codes = np.arange(256, dtype=np.float32)
     table = np.zeros((256, 3), np.float32)
     for c in range(3):
-        joint = np.bincount(reference_u8[..., c].ravel().astype(np.int64) * 256 + frame_u8[..., c].ravel(),
-                            minlength=256 * 256).reshape(256, 256)
-        count = joint.sum(axis=1)
-        median = (np.cumsum(joint, axis=1) < (count[:, None] + 1) // 2).sum(axis=1).astype(np.float32)
+        joint = joint_histogram(reference_u8[..., c], frame_u8[..., c])
+        median, count = conditional_medians(joint, subcode=False)
         seen = count >= min(min_count, max(1, reference_u8[..., c].size // 4096))
         if not seen.any():
             seen = count > 0

@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
+from .debevec1997 import hat_weights
+
 
 class NoSharedCodes(InputError):
     """No pair of frames reads a common range of codes (every pair is clipped or dark where the other
@@ -31,26 +33,35 @@ class NoSharedCodes(InputError):
 DARK, CLIP = 5, 250
 
 
-def conditional_medians(a_u8: np.ndarray, b_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For one channel: ``(median [256], count [256])``, the median code of ``b`` over the pixels where ``a``
-    reads each code, interpolated within the code (each code read as the interval ``[z - 0.5, z + 0.5]``).
+def joint_histogram(a_u8: np.ndarray, b_u8: np.ndarray) -> np.ndarray:
+    """``[256, 256]`` pixel counts of one channel's code pairs, ``[code in a, code in b]`` (its transpose is
+    the histogram of ``(b, a)``)."""
+    return np.bincount(a_u8.ravel().astype(np.int64) * 256 + b_u8.ravel(), minlength=65536).reshape(256, 256)
+
+
+def conditional_medians(joint: np.ndarray, subcode: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``(median [256], count [256])`` from a :func:`joint_histogram`: the median code of ``b`` over the
+    pixels where ``a`` reads each code (NaN where none does); with ``subcode``, interpolated within the code
+    (each code read as the interval ``[z - 0.5, z + 0.5]``), else the code the median falls on.
 
     Example:
         >>> import numpy as np
         >>> a = np.repeat(np.arange(100, dtype=np.uint8), 50)
-        >>> median, count = conditional_medians(a, a + 20)
+        >>> median, count = conditional_medians(joint_histogram(a, a + 20))
         >>> float(median[40]), int(count[40])
         (60.0, 50)
     """
-    joint = np.bincount(a_u8.ravel().astype(np.int64) * 256 + b_u8.ravel(), minlength=65536).reshape(256, 256)
     count = joint.sum(axis=1)
     cum = np.cumsum(joint, axis=1)
     half = count / 2.0
     k = np.minimum((cum < half[:, None]).sum(axis=1), 255)
-    rows = np.arange(256)
-    before = np.where(k > 0, cum[rows, np.maximum(k - 1, 0)], 0)
-    inside = np.maximum(joint[rows, k], 1)
-    median = k - 0.5 + (half - before) / inside
+    if subcode:
+        rows = np.arange(256)
+        before = np.where(k > 0, cum[rows, np.maximum(k - 1, 0)], 0)
+        inside = np.maximum(joint[rows, k], 1)
+        median = k - 0.5 + (half - before) / inside
+    else:
+        median = k.astype(np.float64)
     return np.where(count > 0, median, np.nan), count
 
 
@@ -98,15 +109,22 @@ def calibrate_response_imf(
     step = max(1, int(np.ceil(np.sqrt(h * w / max_pixels))))
     frames = [np.ascontiguousarray(f[::step, ::step]) for f in frames_u8]
     smooth = [_smoothed(f, box) for f in frames]
-    hat = np.minimum(np.arange(256), 255 - np.arange(256)) / 128.0
+    hat = hat_weights().astype(np.float64) / 128.0
     codes = np.arange(256)
     groups: list[list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = [[] for _ in range(3)]
+    # (b, a, c)'s medians, read off the transpose of (a, b)'s histogram when that was made
+    reverse: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
     for a in range(len(frames)):
         for b in range(len(frames)):
             if a == b or times[a] == times[b]:
                 continue
             for c in range(3):
-                median, count = conditional_medians(smooth[a][..., c], smooth[b][..., c])
+                if (a, b, c) in reverse:
+                    median, count = reverse.pop((a, b, c))
+                else:
+                    joint = joint_histogram(smooth[a][..., c], smooth[b][..., c])
+                    median, count = conditional_medians(joint)
+                    reverse[(b, a, c)] = conditional_medians(joint.T)
                 use = ((count >= min_count) & (codes >= DARK) & (codes <= CLIP)
                        & (median >= DARK) & (median <= CLIP))
                 if not use.any():
@@ -120,7 +138,7 @@ def calibrate_response_imf(
     for c in range(1 if shared else 3):
         if not groups[c]:
             raise NoSharedCodes("the frames share no readable codes (every pair is clipped or dark where the "
-                             "other reads): cannot calibrate a camera response")
+                                "other reads): cannot calibrate a camera response")
         curves.append(_solve(*(np.concatenate(parts) for parts in zip(*groups[c])), smoothness, hat))
     g = np.stack(curves if not shared else curves * 3, axis=1)
     response = np.maximum.accumulate(np.exp(g - g[128]), axis=0)
