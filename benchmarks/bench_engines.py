@@ -7,6 +7,10 @@ the same threads, timed in this process), and the whole engine's time (512 px ti
 the default) with torch and with ONNX Runtime. One run per row (a run takes minutes); ratios are
 time / floor. (A whole-image pass at 1.5 MP needs more than 15 GiB for these networks.)
 
+Where the CPU multiplies bfloat16 natively (AMX or AVX512_BF16; ``hdrfuse.inference.native_bf16``),
+torch runs in bf16 by default, and a ``torch bf16`` row is added: its time against the same fp32 floor,
+and against the bf16 floor (the same convolution timed under bf16 autocast), so both are read off one run.
+
     python benchmarks/bench_engines.py [--engines twophase,flexhdr,ahdrnet] [--size 1.5MP]
 """
 
@@ -22,11 +26,12 @@ from _common import median_time, print_table
 from bench_mertens import SIZES, load_frames
 
 
-def conv_throughput() -> float:
-    """GFLOP/s of a 64->64 3x3 fp32 convolution on 1x64x512x512 (channels-last), median of 5."""
+def conv_throughput(bf16: bool = False) -> float:
+    """GFLOP/s of a 64->64 3x3 convolution on 1x64x512x512 (channels-last), median of 5; fp32, or under
+    bf16 autocast as the engines run it."""
     conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(memory_format=torch.channels_last)
     x = torch.rand(1, 64, 512, 512).contiguous(memory_format=torch.channels_last)
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         seconds = median_time(lambda: conv(x), 5)
     return 2 * 64 * 64 * 9 * 512 * 512 / seconds / 1e9
 
@@ -75,7 +80,10 @@ def main() -> None:
     parser.add_argument("--engines", default="twophase,flexhdr,ahdrnet")
     parser.add_argument("--size", default="1.5MP", choices=list(SIZES))
     args = parser.parse_args()
+    from hdrfuse.inference import native_bf16
+
     throughput = conv_throughput()
+    half = conv_throughput(bf16=True) if native_bf16() else None
     rows = []
     for engine in args.engines.split(","):
         bracket = bracket_for(engine, args.size)
@@ -84,16 +92,21 @@ def main() -> None:
         from hdrfuse.inference.onnx import session_for
 
         session_for(engine)  # export (or load) the graph before timing
-        runs = {"torch": timed(engine, bracket), "onnxruntime": timed(engine, bracket, backend="onnxruntime")}
+        runs = {"torch": timed(engine, bracket, bf16=False),
+                "onnxruntime": timed(engine, bracket, backend="onnxruntime")}
+        if half is not None:
+            runs["torch bf16"] = timed(engine, bracket, bf16=True)
         h, w = bracket.size
         for label, seconds in runs.items():
+            own = f"{seconds / (flops / 1e9 / half):.2f}" if half is not None and "bf16" in label else "-"
             rows.append([engine, f"{bracket.n} x {w}x{h}", label, f"{flops / 1e9:.0f}",
                          f"{flops / 1e9 / (h * w / 1e6):.0f}", f"{floor:.1f}", f"{seconds:.1f}",
-                         f"{flops / 1e9 / seconds:.0f}", f"{seconds / floor:.2f}"])
+                         f"{flops / 1e9 / seconds:.0f}", f"{seconds / floor:.2f}", own])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; conv throughput "
-          f"{throughput:.0f} GFLOP/s (64->64 3x3, 512x512, fp32)")
+          f"{throughput:.0f} GFLOP/s (64->64 3x3, 512x512, fp32)"
+          + (f", {half:.0f} GFLOP/s in bf16" if half is not None else ""))
     print_table(["engine", "frames", "backend", "GFLOP", "GFLOP/MP", "floor s", "time s", "GFLOP/s",
-                 "time / floor"], rows)
+                 "time / floor", "time / bf16 floor"], rows)
 
 
 if __name__ == "__main__":

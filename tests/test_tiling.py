@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from hdrfuse.inference import memory_budget, plan_tiles, run_tiled, tile_spans
+from hdrfuse.inference import memory_budget, native_bf16, plan_tiles, resolve_bf16, run_tiled, tile_spans
 
 
 @pytest.mark.parametrize("size,tile,overlap,multiple", [(1500, 512, 64, 8), (1000, 512, 64, 8), (513, 512, 64, 8),
@@ -87,3 +87,16 @@ def test_default_tiles_come_from_the_memory_budget(monkeypatch) -> None:  # noqa
     th, tw = tiled.info["tile"]
     assert th <= 128 and tw <= 128 and (th, tw) != (96, 160)  # tiles no smaller than 128 px
     assert np.abs(tiled.image - whole.image).mean() < 0.05 * np.abs(whole.image).mean()
+
+
+@pytest.mark.parametrize(("amx", "avx512_bf16", "native"), [(False, False, False), (True, False, True),
+                                                           (False, True, True)])
+def test_bf16_is_the_default_where_the_cpu_multiplies_it_natively(monkeypatch, amx: bool, avx512_bf16: bool,
+                                                                 native: bool) -> None:  # noqa: ANN001
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    assert native_bf16() is native
+    cpu = torch.device("cpu")
+    assert resolve_bf16(cpu, None) is native
+    assert resolve_bf16(cpu, True) is True and resolve_bf16(cpu, False) is False  # asked for: as asked
+    assert resolve_bf16(torch.device("cuda"), None) is True

@@ -66,7 +66,8 @@ def _parser() -> argparse.ArgumentParser:
                       "fewest pixels within half the free memory, at most $HDRFUSE_MEMORY_GB (4) on the "
                       "CPU; 0 = the whole image in one pass)")
     fuse.add_argument("--precision", choices=["fp32", "bf16"], default=None,
-                      help="learned methods: arithmetic (default bf16 on CUDA, fp32 on CPU)")
+                      help="learned methods: arithmetic (default bf16 on CUDA and on CPUs with AMX or "
+                           "AVX512_BF16, else fp32)")
     fuse.add_argument("--backend", choices=["torch", "onnxruntime"], default=None,
                       help="learned methods: torch (default) or onnxruntime (the exported ONNX graph, CPU; "
                       "exported into the user cache on first use)")

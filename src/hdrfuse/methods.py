@@ -30,7 +30,7 @@ DEFAULT_METHOD = "mertens"
 #: Engine options a method may declare, and what they mean.
 OPTIONS = {
     "tile": "tile side in pixels for tiled inference (0: the whole image in one pass)",
-    "bf16": "autocast to bfloat16 (default: on CUDA only)",
+    "bf16": "autocast to bfloat16 (default: on CUDA and on CPUs with native bf16, AMX or AVX512_BF16)",
     "backend": "torch (default) or onnxruntime (the exported ONNX graph, CPU)",
 }
 

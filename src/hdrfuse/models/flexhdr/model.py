@@ -111,12 +111,16 @@ def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     converts it later at a higher price (the attention's 97-channel input, the merge's 1x1 fusions run
     on the slow non-oneDNN path)."""
     b, _, h, w = x.shape
+    # positions in float32 whatever the network's precision: in bfloat16 (8 significant bits) a pixel
+    # coordinate of 300 is rounded to 2 px, and a normalised grid coordinate to ~1 px at 512 px
+    flow = flow.float()
     ys, xs = torch.meshgrid(torch.arange(h, device=x.device, dtype=flow.dtype),
                             torch.arange(w, device=x.device, dtype=flow.dtype), indexing="ij")
     gx = (xs + flow[:, 0]) * (2.0 / max(w - 1, 1)) - 1.0
     gy = (ys + flow[:, 1]) * (2.0 / max(h - 1, 1)) - 1.0
     grid = torch.stack([gx, gy], dim=-1)
-    out = F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="border", align_corners=True)
+    out = F.grid_sample(x.float(), grid, mode="bilinear", padding_mode="border", align_corners=True)
+    out = out.to(x.dtype)
     if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
         out = out.contiguous(memory_format=torch.channels_last)
     return out
@@ -200,7 +204,7 @@ class FlowNet(nn.Module):
         g_ref, e_ref = each(g[:, ref]), each(e[:, ref])
         hidden = each(torch.tanh(self.context(g[:, ref])))
         g_all, e_all = g.flatten(0, 1), e.flatten(0, 1)
-        flow = torch.zeros_like(g_all[:, :2])
+        flow = torch.zeros_like(g_all[:, :2], dtype=torch.float32)  # accumulated in float32 (see warp)
         state = hidden
         for _ in range(self.iterations):
             g_w = warp(g_all, flow)
@@ -209,9 +213,9 @@ class FlowNet(nn.Module):
                 cues.append(self.correlation(g_ref, g_w))
             feats = self.motion(torch.cat(cues, dim=1))
             state = self.gru(state, torch.cat([feats, hidden], dim=1))
-            flow = flow + self.head(state)
+            flow = flow + self.head(state).float()
             if self.soft_argmax:
-                flow = flow + self.expected_shift(cues[-1])
+                flow = flow + self.expected_shift(cues[-1]).float()
         flows = F.interpolate(flow, scale_factor=8, mode="bilinear", align_corners=False) * 8.0
         others = (torch.arange(n, device=x.device) != ref).to(flows.dtype).view(1, n, 1, 1, 1)
         return flows.view(b, n, *flows.shape[1:]) * others
@@ -350,13 +354,14 @@ class MergeNet(nn.Module):
         if self.base:
             if base is None:
                 raise ValueError("this merge refines a classical merge: pass base [B, 3, H, W]")
-            gate = self.gate(merged)
+            gate = self.gate(merged).float()
             if self.gate_values is not None:
                 b, m = mu_law(base), mu_law(blended)  # not clipped at 1
                 gate = gate + self.gate_values(cat_channels([b, m, m - b]))
             self.last_gate = gate.detach()
             blended = (base + gate * (blended - base)).clamp_min(0.0)
-        return blended * torch.exp(self.refine(merged).clamp(-CORRECTION_LIMIT, CORRECTION_LIMIT))
+        # the heads' outputs in float32 (under bfloat16 autocast they come out with 8 significant bits)
+        return blended * torch.exp(self.refine(merged).float().clamp(-CORRECTION_LIMIT, CORRECTION_LIMIT))
 
 
 BLEND_FLOOR = 1e-3
