@@ -7,7 +7,8 @@ from .tiling import run_tiled, tile_spans
 
 def native_bf16() -> bool:
     """Whether this CPU multiplies bfloat16 in hardware (AMX tiles or AVX512_BF16), where oneDNN runs
-    bf16 convolutions faster than fp32 ones (docs/BENCHMARKS.md: 2.6x on AMX for a 64->64 convolution)."""
+    bf16 convolutions faster than fp32 ones (docs/BENCHMARKS.md: 2.0x on AMX for ``bench_engines.py``'s
+    64->64 convolution)."""
     cpu = getattr(torch, "cpu", None)
     checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
     return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
@@ -16,7 +17,7 @@ def native_bf16() -> bool:
 def resolve_bf16(device: torch.device, bf16: bool | None) -> bool:
     """Whether to autocast to bfloat16: ``bf16`` when given, else on CUDA and on CPUs with native bf16
     (:func:`native_bf16`). Elsewhere bf16 is emulated and several times slower than fp32, so it is opt-in.
-    The engines' outputs move by less than 0.01 dB PSNR-mu in bf16 on the held-out brackets
+    The engines' mean PSNR-mu on the held-out brackets moves by less than 0.01 dB in bf16
     (docs/BENCHMARKS.md): positions and the merge's heads stay in float32.
 
     >>> resolve_bf16(torch.device("cuda"), None), resolve_bf16(torch.device("cpu"), False)
