@@ -1,7 +1,8 @@
 """How much the HDR merges depend on the camera-response calibration: OpenCV's Debevec calibration with its
 default 70 sample pixels (``opencv70``), with more (``opencv256``), and the intensity-mapping calibration that
-uses every pixel (``imf``, :mod:`hdrfuse.classical.grossberg2003`; ``imf:L:B`` sets its smoothness and
-box), on synthetic dynamic brackets whose true response is known (through their ground-truth radiance).
+uses every pixel (``imf``, :mod:`hdrfuse.classical.grossberg2003`; ``imf:L:B:G`` sets its smoothness,
+box and prior gamma, ``none`` for no prior), on synthetic dynamic brackets whose true response is known
+(through their ground-truth radiance).
 
 For each bracket (ECC-aligned, as ``@ecc`` runs): the calibrated curve's error against the true one (mean
 absolute log error over the reference frame's codes 15-245, after removing the scale), and ``deghost@ecc``'s
@@ -42,11 +43,14 @@ def calibration_named(name: str):  # noqa: ANN201
 
         return sampled
     if kind == "imf":
-        smooth, _, box = value.partition(":")  # unset: the function's defaults
-        options = {key: cast(text) for key, cast, text in (("smoothness", float, smooth), ("box", int, box))
-                   if text}
+        smooth, _, rest = value.partition(":")  # unset: the function's defaults
+        box, _, gamma = rest.partition(":")
+        prior = lambda text: None if text == "none" else float(text)  # noqa: E731
+        options = {key: cast(text) for key, cast, text in (("smoothness", float, smooth), ("box", int, box),
+                                                             ("prior_gamma", prior, gamma)) if text}
         return lambda frames_u8, times, *a, **k: calibrate_response_imf(frames_u8, times, **options, **k)
-    raise SystemExit(f"unknown calibration {name!r} (opencvN, imf, imf:LAMBDA or imf:LAMBDA:BOX)")
+    raise SystemExit(f"unknown calibration {name!r} (opencvN, imf, imf:LAMBDA, imf:LAMBDA:BOX or "
+                     "imf:LAMBDA:BOX:GAMMA; GAMMA none: no prior)")
 
 
 def curve_error(folder: Path, calibrate) -> float:  # noqa: ANN001
@@ -120,6 +124,8 @@ def main() -> int:
     base = names[0]
     for title, keep in (("other maps", False), ("validation maps", True), ("all", None)):
         pick = [i for i, v in enumerate(val) if keep is None or v == keep]
+        if not pick or (keep is False and len(pick) == len(brackets)):  # an empty or repeated group
+            continue
         table = []
         for name in names:
             err = [errors[name][i] for i in pick]

@@ -89,6 +89,24 @@ def test_default_tiles_come_from_the_memory_budget(monkeypatch) -> None:  # noqa
     assert np.abs(tiled.image - whole.image).mean() < 0.05 * np.abs(whole.image).mean()
 
 
+def test_bf16_tiles_are_planned_with_bf16_memory(monkeypatch) -> None:  # noqa: ANN001
+    """bf16 activations take about half of fp32's (benchmarks/tile_memory.py), so the same budget holds
+    larger tiles: fewer overlaps recomputed. ONNX Runtime runs fp32 whatever is asked."""
+    import hdrfuse.models.flexhdr.engine as engine
+
+    size, cpu = (1224, 1632), torch.device("cpu")
+    fixed = size[0] * size[1] * 4 * (3 * 3 + 4 + 3 * 3 + 3)
+    monkeypatch.setattr(engine, "memory_budget", lambda device: fixed + 2 * 10**9)
+    for name in ("flexhdr", "ahdrnet"):
+        fp32 = engine.tile_shape(name, "torch", size, 3, cpu, None, 64, bf16=False)
+        bf16 = engine.tile_shape(name, "torch", size, 3, cpu, None, 64, bf16=True)
+        assert fp32[0] * fp32[1] * engine.TILE_BYTES[(name, "torch", "fp32")] * 3 <= 2 * 10**9
+        assert bf16[0] * bf16[1] * engine.TILE_BYTES[(name, "torch", "bf16")] * 3 <= 2 * 10**9
+        assert bf16[0] * bf16[1] > 1.5 * fp32[0] * fp32[1], name
+        onnx = engine.tile_shape(name, "onnxruntime", size, 3, cpu, None, 64, bf16=True)
+        assert onnx[0] * onnx[1] < fp32[0] * fp32[1]
+
+
 @pytest.mark.parametrize(("amx", "avx512_bf16", "native"), [(False, False, False), (True, False, True),
                                                            (False, True, True)])
 def test_bf16_is_the_default_where_the_cpu_multiplies_it_natively(monkeypatch, amx: bool, avx512_bf16: bool,

@@ -29,7 +29,7 @@ def calibrate_response(
     (:func:`~hdrfuse.classical.grossberg2003.calibrate_response_imf`; ``samples`` is not used).
     ``method="opencv"``: ``cv2.createCalibrateDebevec`` on ``samples`` grid pixels, per channel, up to one
     scale each (OpenCV fixes ``f^-1(128) = 1``); which pixels the grid hits decides much of its curve
-    (docs/BENCHMARKS.md, "The response calibration"). ``smoothness``: the method's lambda (default 64 for
+    (docs/BENCHMARKS.md, "The response calibration"). ``smoothness``: the method's lambda (default 256 for
     ``imf``, OpenCV's 10 for ``opencv``). Where no two frames read a common range of codes (a tiny or
     nearly black bracket) ``imf`` has nothing to solve and falls back to ``opencv`` with a warning.
 

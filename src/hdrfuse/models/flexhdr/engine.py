@@ -14,10 +14,13 @@ from ..shipped import load_model
 from .model import channels_last
 
 
-TILE_BYTES = {("flexhdr", "torch"): 3_900, ("flexhdr", "onnxruntime"): 9_400,
-              ("ahdrnet", "torch"): 1_600, ("ahdrnet", "onnxruntime"): 4_500}
-"""Working memory per tile pixel and frame of one forward pass (``benchmarks/tile_memory.py`` measures it:
-flexhdr 3.6 / 9.0 KB, ahdrnet 1.4 / 4.1 KB with torch / ONNX Runtime; these add ~8 % headroom)."""
+TILE_BYTES = {("flexhdr", "torch", "fp32"): 2_200, ("flexhdr", "torch", "bf16"): 1_200,
+              ("flexhdr", "onnxruntime", "fp32"): 4_900,
+              ("ahdrnet", "torch", "fp32"): 1_800, ("ahdrnet", "torch", "bf16"): 800,
+              ("ahdrnet", "onnxruntime", "fp32"): 4_700}
+"""Working memory per tile pixel and frame of one forward pass, by backend and precision
+(``benchmarks/tile_memory.py`` measures it, 3 frames, the shipped weights: flexhdr 2.04 / 1.08 KB with torch
+in fp32 / bf16, 4.49 KB with ONNX Runtime; ahdrnet 1.63 / 0.73 / 4.34 KB; these add ~8 % headroom)."""
 
 MAP_KEYS = ("attention", "uncertainty", "confidence", "weights", "gate")
 """The networks' maps returned beside the HDR (per frame; ahdrnet: attention of the non-reference frames;
@@ -58,7 +61,7 @@ def fuse_hdr_net(
     use_bf16 = resolve_bf16(device, bf16)
     frames, ref, n = bracket.frames, bracket.reference, bracket.n
     which = resolve_backend(backend, device)
-    tiles = tile_shape(name, which, bracket.size, n, device, tile, overlap)
+    tiles = tile_shape(name, which, bracket.size, n, device, tile, overlap, use_bf16)
     from ...bracket import require_distinct_exposures
 
     times = require_distinct_exposures(bracket, name)
@@ -155,16 +158,18 @@ def input_encoding(name: str, weights: str | None = None) -> str:
 
 
 def tile_shape(name: str, backend: str, size: tuple[int, int], n: int, device: torch.device,
-               tile: int | None, overlap: int) -> tuple[int, int]:
+               tile: int | None, overlap: int, bf16: bool = False) -> tuple[int, int]:
     """``(height, width)`` of the inference tiles: ``tile`` when given (0: the whole image), else the
-    shape that computes the fewest pixels while one tile's activations fit in the memory budget left
-    after the full-size inputs, accumulators and outputs."""
+    shape that computes the fewest pixels while one tile's activations (:data:`TILE_BYTES`; ``bf16``:
+    torch's autocast, about half of fp32's) fit in the memory budget left after the full-size inputs,
+    accumulators and outputs."""
     h, w = size
     if tile is not None:
         return (h, w) if tile == 0 else (int(tile), int(tile))
     fixed = h * w * 4 * (3 * n + (4 + 3 * n) + 3)  # frames, accumulators (HDR, maps, weights), output
     budget = memory_budget(device) - fixed
-    return plan_tiles(size, TILE_BYTES[(name, backend)] * n, budget, overlap, multiple=8)
+    precision = "bf16" if bf16 and backend == "torch" else "fp32"
+    return plan_tiles(size, TILE_BYTES[(name, backend, precision)] * n, budget, overlap, multiple=8)
 
 
 def _onnx_forward(session: object, name: str, frames: torch.Tensor, ev: torch.Tensor,

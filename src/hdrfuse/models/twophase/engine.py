@@ -12,9 +12,10 @@ from ...methods import Result
 from ..shipped import load_model
 from .amnet import TwoPhase, select_inputs
 
-TILE_BYTES = {"torch": 2_800, "onnxruntime": 5_000}
-"""Working memory per tile pixel of AMNet's forward pass, the larger phase (``benchmarks/tile_memory.py``:
-2.6 KB with torch, 4.8 KB with ONNX Runtime; these add ~8 % headroom)."""
+TILE_BYTES = {("torch", "fp32"): 2_550, ("torch", "bf16"): 1_650, ("onnxruntime", "fp32"): 5_500}
+"""Working memory per tile pixel of AMNet's forward pass, the larger phase, by backend and precision
+(``benchmarks/tile_memory.py``: 2.35 / 1.50 KB with torch in fp32 / bf16, 5.07 KB with ONNX Runtime; these
+add ~8 % headroom)."""
 
 BORDER_MARGIN = 8
 """Pixels of reflected image added around the frames before the networks and cut after."""
@@ -52,12 +53,13 @@ def fuse_twophase(
     frames = torch.nn.functional.pad(bracket.frames, (margin, margin, margin, margin), mode=mode)
     under, over = frames[iu : iu + 1], frames[io : io + 1]
     hp, wp = frames.shape[-2:]
+    use_bf16 = resolve_bf16(device, bf16)
     if tile is None:  # frames, the intermediate, the output and its weights stay whole
         budget = memory_budget(device) - hp * wp * 4 * (3 * bracket.n + 3 + 4 + 3)
-        tiles = plan_tiles((hp, wp), TILE_BYTES[which], budget, overlap, multiple=4)
+        precision = "bf16" if use_bf16 and which == "torch" else "fp32"
+        tiles = plan_tiles((hp, wp), TILE_BYTES[(which, precision)], budget, overlap, multiple=4)
     else:
         tiles = (hp, wp) if tile == 0 else (int(tile), int(tile))
-    use_bf16 = resolve_bf16(device, bf16)
     fmt = torch.channels_last
 
     def call(net: torch.nn.Module):  # noqa: ANN202
