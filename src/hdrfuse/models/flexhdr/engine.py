@@ -61,7 +61,6 @@ def fuse_hdr_net(
     use_bf16 = resolve_bf16(device, bf16)
     frames, ref, n = bracket.frames, bracket.reference, bracket.n
     which = resolve_backend(backend, device)
-    tiles = tile_shape(name, which, bracket.size, n, device, tile, overlap, use_bf16)
     from ...bracket import require_distinct_exposures
 
     times = require_distinct_exposures(bracket, name)
@@ -119,6 +118,7 @@ def fuse_hdr_net(
         if coded is not None:  # the frames re-encoded through the response the merge calibrated
             frames = coded.to(frames.device)
     inputs = [frames.reshape(1, n * 3, *frames.shape[-2:]), *([] if base is None else [base])]
+    tiles = tile_shape(name, which, bracket.size, n, device, tile, overlap, use_bf16, refines)
     stacked = run_tiled(run, inputs, tiles, overlap, device, multiple=8)[0]
     hdr, maps, at = stacked[:3], {}, 3
     if ghost is not None and guard:  # where a frame contradicts the reference, the classical merge stands
@@ -158,15 +158,20 @@ def input_encoding(name: str, weights: str | None = None) -> str:
 
 
 def tile_shape(name: str, backend: str, size: tuple[int, int], n: int, device: torch.device,
-               tile: int | None, overlap: int, bf16: bool = False) -> tuple[int, int]:
+               tile: int | None, overlap: int, bf16: bool = False,
+               refines: bool = False) -> tuple[int, int]:
     """``(height, width)`` of the inference tiles: ``tile`` when given (0: the whole image), else the
     shape that computes the fewest pixels while one tile's activations (:data:`TILE_BYTES`; ``bf16``:
     torch's autocast, about half of fp32's) fit in the memory budget left after the full-size inputs,
-    accumulators and outputs."""
+    accumulators and outputs (and, for a refining model, the classical base, its ghost mask and the
+    re-encoded frames, held whole beside the frames: without them a 12 MP bracket peaked at 4.1 GiB in
+    bf16 against the 4 GiB budget)."""
     h, w = size
     if tile is not None:
         return (h, w) if tile == 0 else (int(tile), int(tile))
     fixed = h * w * 4 * (3 * n + (4 + 3 * n) + 3)  # frames, accumulators (HDR, maps, weights), output
+    if refines:
+        fixed += h * w * 4 * (3 + 1 + 3 * n)  # base, ghost mask, re-encoded frames
     budget = memory_budget(device) - fixed
     precision = "bf16" if bf16 and backend == "torch" else "fp32"
     return plan_tiles(size, TILE_BYTES[(name, backend, precision)] * n, budget, overlap, multiple=8)
