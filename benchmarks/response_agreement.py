@@ -25,20 +25,9 @@ import sys
 import numpy as np
 
 from _common import SHARED, print_table
+from response_calibration import calibration_named
 
 CODES = np.arange(15, 246)
-
-
-def calibration(name: str):  # noqa: ANN201
-    """``imf`` (the defaults) or ``imf:LAMBDA:BOX:GAMMA`` (``none``: no prior) -> ``(u8, times) -> curve``."""
-    from hdrfuse.classical.grossberg2003 import calibrate_response_imf
-
-    parts = name.split(":")
-    if parts[0] != "imf" or len(parts) not in (1, 4):
-        raise SystemExit(f"unknown calibration {name!r} (imf or imf:LAMBDA:BOX:GAMMA)")
-    options = {} if len(parts) == 1 else {"smoothness": float(parts[1]), "box": int(parts[2]),
-                                          "prior_gamma": None if parts[3] == "none" else float(parts[3])}
-    return lambda u8, times: calibrate_response_imf(u8, times, **options)
 
 
 def distance(curve: np.ndarray, reference: np.ndarray) -> float:
@@ -67,8 +56,8 @@ def main() -> int:
     split = train if args.split == "train" else val
     seqs = [s for s in split[:: args.every] if len(s.frames) >= 5 and not s.hdr]
     names = args.calibrations.split(",")
-    candidates = {n: calibration(n) for n in names}
-    reference_cal = calibration("imf:64:3:none")
+    candidates = {n: calibration_named(n) for n in names}  # names as response_calibration.py reads them
+    reference_cal = calibration_named("imf:64:3:none")
     three: dict[str, list[float]] = {n: [] for n in names}
     full: dict[str, list[float]] = {n: [] for n in names}
     for seq in seqs:

@@ -181,8 +181,9 @@ def gamma_prior(gamma: float) -> np.ndarray:
 def _solve(z: np.ndarray, tau: np.ndarray, rhs: np.ndarray, weight: np.ndarray, smoothness: float,
            hat: np.ndarray, iterations: int = 5, prior: np.ndarray | None = None) -> np.ndarray:
     """Least-squares ``g [256]``: data rows ``w (g(tau) - g(z)) = w rhs`` (``g`` linear between codes),
-    smoothness rows ``lambda hat(z) (g(z-1) - 2 g(z) + g(z+1)) = 0``, ``g(128) = 0``; float64, then
-    ``iterations`` reweighted solves that discount outlying data rows."""
+    smoothness rows ``lambda hat(z) (g(z-1) - 2 g(z) + g(z+1))`` equal to the same second difference of
+    ``prior`` (0 without one), ``g(128) = 0``; float64, then ``iterations`` reweighted solves that discount
+    outlying data rows."""
     n = len(z)
     lo = np.clip(np.floor(tau).astype(int), 0, 254)
     frac = tau - lo

@@ -163,15 +163,17 @@ def tile_shape(name: str, backend: str, size: tuple[int, int], n: int, device: t
     """``(height, width)`` of the inference tiles: ``tile`` when given (0: the whole image), else the
     shape that computes the fewest pixels while one tile's activations (:data:`TILE_BYTES`; ``bf16``:
     torch's autocast, about half of fp32's) fit in the memory budget left after the full-size inputs,
-    accumulators and outputs (and, for a refining model, the classical base, its ghost mask and the
-    re-encoded frames, held whole beside the frames: without them a 12 MP bracket peaked at 4.1 GiB in
-    bf16 against the 4 GiB budget)."""
+    accumulators and outputs (and, for a refining model, what the classical base adds at full size: the
+    merge, its ghost mask and ``3 n`` floats per pixel more -- the re-encoded frames of an
+    ``inputs: response`` model, the merge's own leftovers otherwise. Without them the shipped model, which
+    reads the codes as read, peaked at 4.1 GiB on a 12 MP bracket in bf16 against the 4 GiB budget;
+    with them, 3.5 GiB: docs/BENCHMARKS.md)."""
     h, w = size
     if tile is not None:
         return (h, w) if tile == 0 else (int(tile), int(tile))
     fixed = h * w * 4 * (3 * n + (4 + 3 * n) + 3)  # frames, accumulators (HDR, maps, weights), output
     if refines:
-        fixed += h * w * 4 * (3 + 1 + 3 * n)  # base, ghost mask, re-encoded frames
+        fixed += h * w * 4 * (3 + 1 + 3 * n)  # base, ghost mask, frames' worth (see above)
     budget = memory_budget(device) - fixed
     precision = "bf16" if bf16 and backend == "torch" else "fp32"
     return plan_tiles(size, TILE_BYTES[(name, backend, precision)] * n, budget, overlap, multiple=8)
