@@ -639,11 +639,12 @@ def test_engine_feeds_a_response_model_frames_reencoded_through_the_response(tmp
         FlexHDR(channels=16, inputs="srgb")
 
 
-def test_engine_guard_keeps_the_classical_merge_where_a_frame_moved(tmp_path) -> None:  # noqa: ANN001
-    """With the gate forced open (the network's own blend everywhere), the guarded engine returns the
-    classical ghost-free merge inside the moved region, which the blend gets wrong, and the network's
-    output far from it; unguarded, the network's output is used everywhere."""
-    from hdrfuse.models.flexhdr.engine import fuse_hdr_net
+def test_engine_combines_network_and_classical_merge_by_the_ghost_masks(tmp_path) -> None:  # noqa: ANN001
+    """With the gate forced open (the network's own blend everywhere): ``guard`` returns the classical
+    ghost-free merge inside the moved region, which the blend gets wrong, and the network's output far from
+    it; ``average`` (the default) returns the mean of the two where the frames agree and the network's
+    output where the ghost masks flag a frame; ``network`` the network's output everywhere."""
+    from hdrfuse.models.flexhdr.engine import classical_base, fuse_hdr_net
     from hdrfuse.train.checkpoint import save_weights
 
     torch.manual_seed(0)
@@ -653,13 +654,21 @@ def test_engine_guard_keeps_the_classical_merge_where_a_frame_moved(tmp_path) ->
     untrained = save_weights(tmp_path / "shut.safetensors", FlexHDR(**REFINE), {"model": REFINE})
     times = np.array([0.25, 1.0, 4.0])
     bracket = _moved_bracket(times)
-    def run(weights: object, guard: bool) -> np.ndarray:
-        cpu = torch.device("cpu")
-        return fuse_hdr_net("flexhdr", bracket, cpu, tile=0, weights=str(weights), guard=guard).image
 
-    base, guarded, open_ = run(untrained, True), run(path, True), run(path, False)
+    def run(weights: object, **options: object) -> np.ndarray:
+        cpu = torch.device("cpu")
+        return fuse_hdr_net("flexhdr", bracket, cpu, tile=0, weights=str(weights), **options).image
+
+    base, mixed = run(untrained), run(path)
+    guarded, open_ = run(path, combine="guard"), run(path, combine="network")
     inside = (slice(24, 46), slice(34, 66))
     far = (slice(70, 96), slice(90, 136))
     assert np.abs(open_[inside] - base[inside]).mean() > 0.05 * base[inside].mean()  # the blend is fooled
     assert np.allclose(guarded[inside], base[inside], rtol=1e-5, atol=1e-7)
     assert np.allclose(guarded[far], open_[far], rtol=1e-5, atol=1e-7)
+    ghost = classical_base(bracket.uint8_frames(), np.log2(times), 1)[1][0].numpy()[..., None]
+    assert ghost[inside].mean() > 0.9 and ghost[far].max() < 0.1
+    np.testing.assert_allclose(mixed, (1 - ghost) * (open_ + base) / 2 + ghost * open_, rtol=1e-5, atol=1e-7)
+    assert np.abs(mixed[far] - open_[far]).mean() > 0.2 * np.abs(base[far] - open_[far]).mean()
+    with pytest.raises(ValueError, match="combine must be one of"):
+        run(path, combine="max")
