@@ -3,20 +3,23 @@
 For twophase (2 frames: UNet + AMNet), flexhdr and ahdrnet (3 frames) at 1.5 MP (1500x1000, frames of
 `meflut/1`): the FLOPs of one whole-image pass (``torch.utils.flop_counter`` on the meta device), the
 floor = FLOPs / this CPU's measured convolution throughput (a 64->64 3x3 convolution on 512x512, fp32,
-the same threads, timed in this process), and the whole engine's time (512 px tiles with their overlap,
-the default) with torch and with ONNX Runtime. One run per row (a run takes minutes); ratios are
+the same threads, timed in this process before each run, the median over the engine's runs: on this
+shared machine it drifted from 146 to 198 GFLOP/s between sessions), and the whole engine's time (tiles
+with their overlap, the default plan) with torch and with ONNX Runtime: the median of ``--repeat`` runs
+in this process (3), the first also shown alone (it builds the convolution primitives); ratios are
 time / floor. (A whole-image pass at 1.5 MP needs more than 15 GiB for these networks.)
 
 Where the CPU multiplies bfloat16 natively (AMX or AVX512_BF16; ``hdrfuse.inference.native_bf16``),
 torch runs in bf16 by default, and a ``torch bf16`` row is added: its time against the same fp32 floor,
 and against the bf16 floor (the same convolution timed under bf16 autocast), so both are read off one run.
 
-    python benchmarks/bench_engines.py [--engines twophase,flexhdr,ahdrnet] [--size 1.5MP]
+    python benchmarks/bench_engines.py [--engines twophase,flexhdr,ahdrnet] [--size 1.5MP] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 
@@ -67,46 +70,63 @@ def network_flops(engine: str, bracket) -> float:  # noqa: ANN001
     return float(counter.get_total_flops())
 
 
-def timed(engine: str, bracket, **options: object) -> float:  # noqa: ANN001
+def timed(engine: str, bracket, repeat: int, rates: dict[bool, list[float]] | None = None,  # noqa: ANN001
+          **options: object) -> list[float]:
+    """Wall times of ``repeat`` whole-engine runs in this process; the first also creates the
+    convolution primitives for these shapes (oneDNN builds them per shape, a one-off ~3 s in bf16).
+    ``rates``: the convolution throughput (fp32 under ``False``, bf16 under ``True`` when it is a key) is
+    measured again before each run and appended there, so a floor is taken beside the runs it divides."""
     from hdrfuse.api import run_method
 
-    start = time.perf_counter()
-    run_method(bracket, engine, device="cpu", **options)
-    return time.perf_counter() - start
+    times = []
+    for _ in range(repeat):
+        for bf16, measured in (rates or {}).items():
+            measured.append(conv_throughput(bf16))
+        start = time.perf_counter()
+        run_method(bracket, engine, device="cpu", **options)
+        times.append(time.perf_counter() - start)
+    return times
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--engines", default="twophase,flexhdr,ahdrnet")
     parser.add_argument("--size", default="1.5MP", choices=list(SIZES))
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs per cell; time is their median, 'first s' the first run alone")
     args = parser.parse_args()
     from hdrfuse.inference import native_bf16
 
-    throughput = conv_throughput()
-    half = conv_throughput(bf16=True) if native_bf16() else None
+    rates: dict[bool, list[float]] = {False: [], **({True: []} if native_bf16() else {})}
     rows = []
     for engine in args.engines.split(","):
         bracket = bracket_for(engine, args.size)
         flops = network_flops(engine, bracket)
-        floor = flops / 1e9 / throughput
         from hdrfuse.inference.onnx import session_for
 
         session_for(engine)  # export (or load) the graph before timing
-        runs = {"torch": timed(engine, bracket, bf16=False),
-                "onnxruntime": timed(engine, bracket, backend="onnxruntime")}
-        if half is not None:
-            runs["torch bf16"] = timed(engine, bracket, bf16=True)
+        runs = {"torch": timed(engine, bracket, args.repeat, rates, bf16=False),
+                "onnxruntime": timed(engine, bracket, args.repeat, rates, backend="onnxruntime")}
+        if True in rates:
+            runs["torch bf16"] = timed(engine, bracket, args.repeat, rates, bf16=True)
+        # the floor from the throughput measured beside this engine's runs (the machine's speed drifts)
+        recent = {bf16: measured[-args.repeat * len(runs):] for bf16, measured in rates.items()}
+        floor = flops / 1e9 / statistics.median(recent[False])
+        half = statistics.median(recent[True]) if True in recent else None
         h, w = bracket.size
-        for label, seconds in runs.items():
+        for label, times in runs.items():
+            seconds = statistics.median(times)
             own = f"{seconds / (flops / 1e9 / half):.2f}" if half is not None and "bf16" in label else "-"
             rows.append([engine, f"{bracket.n} x {w}x{h}", label, f"{flops / 1e9:.0f}",
-                         f"{flops / 1e9 / (h * w / 1e6):.0f}", f"{floor:.1f}", f"{seconds:.1f}",
-                         f"{flops / 1e9 / seconds:.0f}", f"{seconds / floor:.2f}", own])
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; conv throughput "
-          f"{throughput:.0f} GFLOP/s (64->64 3x3, 512x512, fp32)"
-          + (f", {half:.0f} GFLOP/s in bf16" if half is not None else ""))
-    print_table(["engine", "frames", "backend", "GFLOP", "GFLOP/MP", "floor s", "time s", "GFLOP/s",
-                 "time / floor", "time / bf16 floor"], rows)
+                         f"{flops / 1e9 / (h * w / 1e6):.0f}", f"{floor:.1f}", f"{times[0]:.1f}",
+                         f"{seconds:.1f}", f"{flops / 1e9 / seconds:.0f}", f"{seconds / floor:.2f}", own])
+    span = {bf16: f"{min(m):.0f}-{statistics.median(m):.0f}-{max(m):.0f}" for bf16, m in rates.items()}
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; conv throughput (min-median-max "
+          f"of the measurements before each run) {span[False]} GFLOP/s (64->64 3x3, 512x512, fp32)"
+          + (f", {span[True]} GFLOP/s in bf16" if True in span else ""))
+    print(f"time: median of {args.repeat} runs in this process (first s: the first alone)")
+    print_table(["engine", "frames", "backend", "GFLOP", "GFLOP/MP", "floor s", "first s", "time s",
+                 "GFLOP/s", "time / floor", "time / bf16 floor"], rows)
 
 
 if __name__ == "__main__":

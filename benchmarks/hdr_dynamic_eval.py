@@ -9,7 +9,10 @@ Two validation sets the networks never trained on, written once into ``--sets`` 
 - ``sice_dyn_val``: SICE validation sequences (the split of ``configs/flexhdr_blend.yaml``) merged into
   an HDR target seen from their middle frame, with a darker and a brighter frame moved by a known camera
   shake and a moving object (:func:`hdrfuse.data.real_hdr.dynamic_sample`, seed 0): real camera response
-  and noise.
+  and noise;
+- ``sice_dyn_val5`` (only with ``--only sice_dyn_val5``, for ``benchmarks/frame_count.py``): 5-frame brackets
+  of the same kind, from the validation sequences of at least 5 frames: the middle frame and one and two
+  steps either side (frames 0, 2, 4 are picked as ``sice_dyn_val`` picks its three).
 
 Methods: ``reference`` (the reference frame alone: the floor), ``debevec``, ``deghost``, their ``@ecc``
 runs, the shipped ``ahdrnet`` and ``flexhdr``, and ``flexhdr_candidate`` (``--weights``) and
@@ -50,8 +53,11 @@ def synthetic_set(folder: Path) -> Path:
     return folder
 
 
-def sice_set(folder: Path, config: str, limit: int) -> Path:
-    """Dynamic brackets from SICE validation sequences with merged HDR targets (written once)."""
+def sice_set(folder: Path, config: str, limit: int, frames: int = 3) -> Path:
+    """Dynamic brackets from SICE validation sequences with merged HDR targets (written once).
+
+    ``frames=3``: the middle frame and the frames two steps darker and brighter; ``frames=5`` (for
+    ``benchmarks/frame_count.py``, sequences of at least 5 frames): the frames one step either side too."""
     from hdrfuse.data.real_hdr import dynamic_sample, merge_sequence_hdr
     from hdrfuse.data.training import _load_sequence
     from hdrfuse.io import write_image
@@ -61,21 +67,22 @@ def sice_set(folder: Path, config: str, limit: int) -> Path:
         return folder
     _, val = real_sequences(load_config(config)["data"])
     rng = np.random.default_rng(0)
-    usable = [s for s in val if len(s.frames) >= 3][:limit]
+    usable = [s for s in val if len(s.frames) >= frames][:limit]
     for seq in usable:
-        frames = _load_sequence(seq, 512)[0]
-        n = len(frames)
+        stack = _load_sequence(seq, 512)[0]
+        n = len(stack)
         ref = n // 2
-        hdr, times = merge_sequence_hdr(frames, ref)
-        picks = [max(0, ref - 2), ref, min(n - 1, ref + 2)]
-        out, gt, ev = dynamic_sample(frames, hdr, times, picks, ref, rng)
+        hdr, times = merge_sequence_hdr(stack, ref)
+        steps = (-2, 0, 2) if frames == 3 else (-2, -1, 0, 1, 2)
+        picks = [min(n - 1, max(0, ref + k)) for k in steps]
+        out, gt, ev = dynamic_sample(stack, hdr, times, picks, ref, rng)
         d = folder / seq.name.replace("/", "__")
         d.mkdir(parents=True)
-        names = [f"frame_{i}.png" for i in range(3)]
+        names = [f"frame_{i}.png" for i in range(frames)]
         for name, f in zip(names, out):
             write_image(d / name, f)
         write_image(d / "gt.exr", gt)
-        (d / "reference.txt").write_text("frame_1.png\n")
+        (d / "reference.txt").write_text(f"frame_{frames // 2}.png\n")
         (d / "exposures.txt").write_text("".join(f"{nm} {2.0 ** e:.9g}\n" for nm, e in zip(names, ev)))
     return folder
 
@@ -89,7 +96,7 @@ def main() -> int:
     parser.add_argument("--sets", default="out", help="where the validation sets are written (once)")
     parser.add_argument("--limit", type=int, default=12, help="SICE validation sequences")
     parser.add_argument("--methods", default=None, help="comma-separated; default: all listed above")
-    parser.add_argument("--only", default=None, help="comma-separated set names (default: both)")
+    parser.add_argument("--only", default=None, help="comma-separated set names (default: the first two)")
     parser.add_argument("--out", default=None, help="write each set's harness report here (Markdown + CSV)")
     args = parser.parse_args()
     if not (SHARED / "hdr").is_dir():
@@ -108,8 +115,9 @@ def main() -> int:
         methods = args.methods.split(",")
     root = Path(args.sets)
     makers = {"syn_dyn_val": lambda: synthetic_set(root / "syn_dyn_val"),
-              "sice_dyn_val": lambda: sice_set(root / "sice_dyn_val", args.config, args.limit)}
-    wanted = args.only.split(",") if args.only else list(makers)
+              "sice_dyn_val": lambda: sice_set(root / "sice_dyn_val", args.config, args.limit),
+              "sice_dyn_val5": lambda: sice_set(root / "sice_dyn_val5", args.config, args.limit, frames=5)}
+    wanted = args.only.split(",") if args.only else ["syn_dyn_val", "sice_dyn_val"]
     sets = {name: makers[name]() for name in wanted}
     table = []
     for name, folder in sets.items():

@@ -179,7 +179,8 @@ def test_output_problems(capsys, tmp_path, jpeg_bracket) -> None:  # noqa: ANN00
 def test_methods_and_example(capsys, tmp_path) -> None:  # noqa: ANN001
     code, stdout, _ = run(capsys, "methods")
     assert code == 0 and "mertens" in stdout and "debevec" in stdout
-    options = {line.split()[0]: "[--tile, --precision, --backend]" in line for line in stdout.splitlines()}
+    options = {line.split()[0]: "[--tile, --precision, --backend" in line for line in stdout.splitlines()}
+    assert "--combine" in stdout.split("flexhdr", 1)[1].splitlines()[0]
     assert options["flexhdr"] and options["twophase"] and not options["mertens"]
     code, stdout, _ = run(capsys, "example", tmp_path / "ex")
     assert code == 0 and len(list((tmp_path / "ex").glob("*.jpg"))) == 3

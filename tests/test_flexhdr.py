@@ -672,3 +672,21 @@ def test_engine_combines_network_and_classical_merge_by_the_ghost_masks(tmp_path
     assert np.abs(mixed[far] - open_[far]).mean() > 0.2 * np.abs(base[far] - open_[far]).mean()
     with pytest.raises(ValueError, match="combine must be one of"):
         run(path, combine="max")
+
+
+def test_shipped_flexhdr_combines_as_the_option_says() -> None:
+    """``combine`` as users pass it (``run_method``/``fuse``, CLI ``--combine``) with the shipped weights:
+    each rule is its formula in the network's output, the classical merge and the ghost masks."""
+    from hdrfuse.api import run_method
+    from hdrfuse.methods import COMBINE
+    from hdrfuse.models.flexhdr.engine import classical_base, input_encoding
+
+    times = np.array([0.25, 1.0, 4.0])
+    bracket = _moved_bracket(times)
+    out = {rule: run_method(bracket, "flexhdr", combine=rule).image for rule in COMBINE}
+    encode = input_encoding("flexhdr") == "response"
+    base, ghost, _ = classical_base(bracket.uint8_frames(), np.log2(times), 1, encode)
+    c, g, n = base[0].permute(1, 2, 0).numpy() / times[1], ghost[0].numpy()[..., None], out["network"]
+    assert g.max() > 0.9 and np.abs(n - c).mean() > 1e-3 * c.mean()  # the rules differ here
+    np.testing.assert_allclose(out["average"], (1 - g) * (n + c) / 2 + g * n, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(out["guard"], (1 - g) * n + g * c, rtol=1e-4, atol=1e-6)

@@ -238,6 +238,12 @@ def test_engine_option_errors_name_the_cli_flag(capsys, bracket_dir: Path, tmp_p
     one_error(err, "takes no --precision")
     with pytest.raises(InputError, match="takes no option 'bf16'"):
         hdrfuse.fuse(bracket_dir, method="debevec", bf16=True)
+    code, _, err = run(capsys, "fuse", bracket_dir, "-m", "debevec", "--combine", "network", "-o", tmp_path / "x.exr")
+    assert code == 2
+    one_error(err, "takes no --combine")
+    with pytest.raises(InputError, match="combine must be one of average, guard, network, got 'max'"):
+        hdrfuse.fuse(bracket_dir, method="flexhdr", combine="max")
+    assert not (tmp_path / "x.exr").exists()
 
 
 def test_max_pixels_zero_is_an_option_error(capsys, bracket_dir: Path, tmp_path: Path) -> None:  # noqa: ANN001

@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     from . import __version__
     from .align import ALIGN_METHODS
     from .classical.tonemap import TONEMAPPERS
-    from .methods import DEFAULT_METHOD
+    from .methods import COMBINE, DEFAULT_METHOD
 
     parser = argparse.ArgumentParser(prog="hdrfuse", description="Fuse exposure brackets into one image.")
     parser.add_argument("--version", action="version", version=f"hdrfuse {__version__}")
@@ -71,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
     fuse.add_argument("--backend", choices=["torch", "onnxruntime"], default=None,
                       help="learned methods: torch (default) or onnxruntime (the exported ONNX graph, CPU; "
                       "exported into the user cache on first use)")
+    fuse.add_argument("--combine", choices=COMBINE, default=None,
+                      help="flexhdr: its network's output N and the classical merge C it refines, by the ghost "
+                      "masks g: average (default: (N + C) / 2 where the frames agree, N where g flags a frame), "
+                      "guard (C where g flags a frame, N elsewhere) or network (N alone)")
     fuse.add_argument("--tonemap", default="reinhard", choices=sorted(TONEMAPPERS),
                       help="tonemapper for HDR previews and 8-bit outputs of HDR methods (default reinhard)")
     fuse.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -178,7 +182,8 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
 
     method = get_method(args.method)
     bf16 = None if args.precision is None else args.precision == "bf16"
-    options = check_options(method, {"tile": args.tile, "bf16": bf16, "backend": args.backend}, cli=True)
+    given = {"tile": args.tile, "bf16": bf16, "backend": args.backend, "combine": args.combine}
+    options = check_options(method, given, cli=True)
     times = parse_exposure_times(args.exposure_times) if args.exposure_times else None
     start = time.perf_counter()
 

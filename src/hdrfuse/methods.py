@@ -32,6 +32,7 @@ OPTIONS = {
     "tile": "tile side in pixels for tiled inference (0: the whole image in one pass)",
     "bf16": "autocast to bfloat16 (default: on CUDA and on CPUs with native bf16, AMX or AVX512_BF16)",
     "backend": "torch (default) or onnxruntime (the exported ONNX graph, CPU)",
+    "combine": "a refining network and the classical merge it refines: average (default), guard or network",
 }
 
 
@@ -126,7 +127,16 @@ def get_method(name: str) -> Method:
     return _REGISTRY[name]
 
 
-CLI_FLAGS = {"tile": "--tile", "bf16": "--precision", "backend": "--backend"}
+COMBINE = ("average", "guard", "network")
+"""How a refining FlexHDR's result is made from its network's output ``N`` and the classical merge ``C``
+with the ghost masks ``g``: ``"average"`` (default) ``(1 - g) (N + C) / 2 + g N`` -- where the frames agree
+the two estimates, which err differently, are averaged; where the classical merge fell back to the reference
+the network's aligned merge stands; ``"guard"`` ``(1 - g) N + g C`` (the rule of the earlier weights, which
+let walking people through half-transparent); ``"network"`` ``N`` (what training optimises). Chosen on
+held-out SICE sequences outside the evaluation sets (docs/TRAINING.md, eighth session): PSNR-mu 34.67
+(classical) / 35.32 (network) / 34.94 (guard) / 35.41 (average)."""
+
+CLI_FLAGS = {"tile": "--tile", "bf16": "--precision", "backend": "--backend", "combine": "--combine"}
 """The command-line flag of each engine option (errors from the CLI name the flag the user typed)."""
 
 
@@ -141,6 +151,8 @@ def check_options(method: Method, options: dict[str, object], cli: bool = False)
     tile = given.get("tile")
     if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or (tile != 0 and tile < 128)):
         raise InputError(f"tile must be 0 (whole image) or at least 128 pixels, got {tile!r}")
+    if given.get("combine", COMBINE[0]) not in COMBINE:
+        raise InputError(f"combine must be one of {', '.join(COMBINE)}, got {given['combine']!r}")
     return given
 
 
@@ -251,7 +263,7 @@ def _reference(bracket: Bracket, device: torch.device) -> Result:
 register_lazy("twophase", "ldr", "Two-phase progressive MEF: UNet intermediate + AMNet (learned)",
               "hdrfuse.models.twophase.engine:fuse_twophase", options=("tile", "bf16", "backend"))
 register_lazy("flexhdr", "hdr", "FlexHDR: any N frames, flow + uncertainty + attention (learned)",
-              "hdrfuse.models.flexhdr.engine:fuse_flexhdr", options=("tile", "bf16", "backend"),
+              "hdrfuse.models.flexhdr.engine:fuse_flexhdr", options=("tile", "bf16", "backend", "combine"),
               raw_encoding="gamma")
 register_lazy("ahdrnet", "hdr", "AHDRNet-style baseline: 3 frames, attention + DRDBs (learned)",
               "hdrfuse.models.flexhdr.engine:fuse_ahdrnet", options=("tile", "bf16", "backend"),

@@ -9,7 +9,7 @@ import torch
 
 from ...bracket import Bracket
 from ...inference import memory_budget, plan_tiles, resolve_backend, resolve_bf16, run_tiled
-from ...methods import Result
+from ...methods import COMBINE, Result
 from ..shipped import load_model
 from .model import channels_last
 
@@ -21,15 +21,6 @@ TILE_BYTES = {("flexhdr", "torch", "fp32"): 2_200, ("flexhdr", "torch", "bf16"):
 """Working memory per tile pixel and frame of one forward pass, by backend and precision
 (``benchmarks/tile_memory.py`` measures it, 3 frames, the shipped weights: flexhdr 2.04 / 1.08 KB with torch
 in fp32 / bf16, 4.49 KB with ONNX Runtime; ahdrnet 1.63 / 0.73 / 4.34 KB; these add ~8 % headroom)."""
-
-COMBINE = ("average", "guard", "network")
-"""How a refining FlexHDR's result is made from its network's output ``N`` and the classical merge ``C``
-with the ghost masks ``g``: ``"average"`` (default) ``(1 - g) (N + C) / 2 + g N`` -- where the frames agree
-the two estimates, which err differently, are averaged; where the classical merge fell back to the reference
-the network's aligned merge stands; ``"guard"`` ``(1 - g) N + g C`` (the rule of the earlier weights, which
-let walking people through half-transparent); ``"network"`` ``N`` (what training optimises). Chosen on
-held-out SICE sequences outside the evaluation sets (docs/TRAINING.md, eighth session): PSNR-mu 34.67
-(classical) / 35.32 (network) / 34.94 (guard) / 35.41 (average)."""
 
 MAP_KEYS = ("attention", "uncertainty", "confidence", "weights", "gate")
 """The networks' maps returned beside the HDR (per frame; ahdrnet: attention of the non-reference frames;
