@@ -238,7 +238,8 @@ def test_engine_option_errors_name_the_cli_flag(capsys, bracket_dir: Path, tmp_p
     one_error(err, "takes no --precision")
     with pytest.raises(InputError, match="takes no option 'bf16'"):
         hdrfuse.fuse(bracket_dir, method="debevec", bf16=True)
-    code, _, err = run(capsys, "fuse", bracket_dir, "-m", "debevec", "--combine", "network", "-o", tmp_path / "x.exr")
+    out = tmp_path / "x.exr"
+    code, _, err = run(capsys, "fuse", bracket_dir, "-m", "debevec", "--combine", "network", "-o", out)
     assert code == 2
     one_error(err, "takes no --combine")
     with pytest.raises(InputError, match="combine must be one of average, guard, network, got 'max'"):

@@ -72,9 +72,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="learned methods: torch (default) or onnxruntime (the exported ONNX graph, CPU; "
                       "exported into the user cache on first use)")
     fuse.add_argument("--combine", choices=COMBINE, default=None,
-                      help="flexhdr: its network's output N and the classical merge C it refines, by the ghost "
-                      "masks g: average (default: (N + C) / 2 where the frames agree, N where g flags a frame), "
-                      "guard (C where g flags a frame, N elsewhere) or network (N alone)")
+                      help="flexhdr: its network's output N and the classical merge C it refines, by "
+                      "the ghost masks g: average (default: (N + C) / 2 where the frames agree, N where "
+                      "g flags a frame), guard (C where g flags a frame, N elsewhere) or network (N alone)")
     fuse.add_argument("--tonemap", default="reinhard", choices=sorted(TONEMAPPERS),
                       help="tonemapper for HDR previews and 8-bit outputs of HDR methods (default reinhard)")
     fuse.add_argument("--overwrite", action="store_true", help="replace existing output files")
