@@ -8,12 +8,12 @@ exactly three frames and runs on the subset only.
 
     hdrfuse synth out/hdr_val out/syn_dyn_val5 --seed 0 --motion --crop 512 --per-image 3 --frames 5 --ev 1,1.5
     python benchmarks/frame_count.py out/syn_dyn_val5 [--methods flexhdr,ahdrnet,debevec,debevec@ecc]
+        [--weights W --methods flexhdr_candidate@ecc,deghost@ecc]
 
 Real camera frames (SICE validation sequences, known motion added; written once by
 ``python benchmarks/hdr_dynamic_eval.py --only sice_dyn_val5 --methods reference``):
 
     python benchmarks/frame_count.py out/sice_dyn_val5 --methods flexhdr@ecc,deghost@ecc
-        [--weights W --methods flexhdr_candidate@ecc,deghost@ecc]
 """
 
 from __future__ import annotations

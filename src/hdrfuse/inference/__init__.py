@@ -118,5 +118,15 @@ def resolve_backend(backend: str | None, device: torch.device) -> str:
     return backend
 
 
+def tile_precision(backend: str, bf16: bool) -> str:
+    """The precision a pass's activations take, the key of the engines' per-pixel memory tables:
+    ``"bf16"`` only for torch under bf16 autocast (the ONNX graph runs in float32 whatever ``bf16`` says).
+
+    >>> tile_precision("torch", True), tile_precision("onnxruntime", True), tile_precision("torch", False)
+    ('bf16', 'fp32', 'fp32')
+    """
+    return "bf16" if bf16 and backend == "torch" else "fp32"
+
+
 __all__ = ["BACKENDS", "available_memory", "memory_budget", "native_bf16", "plan_tiles", "resolve_backend",
-           "resolve_bf16", "run_tiled", "tile_spans"]
+           "resolve_bf16", "run_tiled", "tile_precision", "tile_spans"]

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 from ...bracket import Bracket
-from ...inference import memory_budget, plan_tiles, resolve_backend, resolve_bf16, run_tiled
+from ...inference import (memory_budget, plan_tiles, resolve_backend, resolve_bf16, run_tiled,
+                          tile_precision)
 from ...methods import COMBINE, Result
 from ..shipped import load_model
 from .model import channels_last
@@ -177,8 +178,8 @@ def tile_shape(name: str, backend: str, size: tuple[int, int], n: int, device: t
     if refines:
         fixed += h * w * 4 * (3 + 1 + 3 * n)  # base, ghost mask, frames' worth (see above)
     budget = memory_budget(device) - fixed
-    precision = "bf16" if bf16 and backend == "torch" else "fp32"
-    return plan_tiles(size, TILE_BYTES[(name, backend, precision)] * n, budget, overlap, multiple=8)
+    return plan_tiles(size, TILE_BYTES[(name, backend, tile_precision(backend, bf16))] * n, budget, overlap,
+                      multiple=8)
 
 
 def _onnx_forward(session: object, name: str, frames: torch.Tensor, ev: torch.Tensor,

@@ -7,7 +7,8 @@ from collections.abc import Callable
 import torch
 
 from ...bracket import Bracket
-from ...inference import memory_budget, plan_tiles, resolve_backend, resolve_bf16, run_tiled
+from ...inference import (memory_budget, plan_tiles, resolve_backend, resolve_bf16, run_tiled,
+                          tile_precision)
 from ...methods import Result
 from ..shipped import load_model
 from .amnet import TwoPhase, select_inputs
@@ -56,8 +57,8 @@ def fuse_twophase(
     use_bf16 = resolve_bf16(device, bf16)
     if tile is None:  # frames, the intermediate, the output and its weights stay whole
         budget = memory_budget(device) - hp * wp * 4 * (3 * bracket.n + 3 + 4 + 3)
-        precision = "bf16" if use_bf16 and which == "torch" else "fp32"
-        tiles = plan_tiles((hp, wp), TILE_BYTES[(which, precision)], budget, overlap, multiple=4)
+        tiles = plan_tiles((hp, wp), TILE_BYTES[(which, tile_precision(which, use_bf16))], budget, overlap,
+                           multiple=4)
     else:
         tiles = (hp, wp) if tile == 0 else (int(tile), int(tile))
     fmt = torch.channels_last
