@@ -38,8 +38,9 @@ from _common import SHARED, print_table, register_candidate
 CLASSICAL = ["reference", "debevec", "debevec@ecc", "deghost", "deghost@ecc"]
 
 
-def synthetic_set(folder: Path) -> Path:
-    """The synthetic dynamic set from the validation HDR maps (written once)."""
+def synthetic_set(folder: Path, seed: int = 0) -> Path:
+    """The synthetic dynamic set from the validation HDR maps (written once; ``seed`` 1: the development
+    set of ``benchmarks/combine_rules.py``, other crops, motion and curves)."""
     from hdrfuse.data.make_set import write_synthetic_set
     from hdrfuse.data.training import split_files
 
@@ -49,15 +50,17 @@ def synthetic_set(folder: Path) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         for f in val:
             os.symlink(f.resolve(), Path(tmp) / f.name)
-        write_synthetic_set(tmp, folder, seed=0, per_image=3, motion=True, crop=512, show_progress=False)
+        write_synthetic_set(tmp, folder, seed=seed, per_image=3, motion=True, crop=512, show_progress=False)
     return folder
 
 
-def sice_set(folder: Path, config: str, limit: int, frames: int = 3) -> Path:
+def sice_set(folder: Path, config: str, limit: int, frames: int = 3, skip: int = 0, seed: int = 0) -> Path:
     """Dynamic brackets from SICE validation sequences with merged HDR targets (written once).
 
     ``frames=3``: the middle frame and the frames two steps darker and brighter; ``frames=5`` (for
-    ``benchmarks/frame_count.py``, sequences of at least 5 frames): the frames one step either side too."""
+    ``benchmarks/frame_count.py``, sequences of at least 5 frames): the frames one step either side too.
+    ``skip``, ``seed``: the development set of ``benchmarks/combine_rules.py`` takes the next sequences
+    (``skip=12``) with other motion (``seed=1``)."""
     from hdrfuse.data.real_hdr import dynamic_sample, merge_sequence_hdr
     from hdrfuse.data.training import _load_sequence
     from hdrfuse.io import write_image
@@ -66,8 +69,8 @@ def sice_set(folder: Path, config: str, limit: int, frames: int = 3) -> Path:
     if folder.is_dir() and any(folder.iterdir()):
         return folder
     _, val = real_sequences(load_config(config)["data"])
-    rng = np.random.default_rng(0)
-    usable = [s for s in val if len(s.frames) >= frames][:limit]
+    rng = np.random.default_rng(seed)
+    usable = [s for s in val if len(s.frames) >= frames][skip : skip + limit]
     for seq in usable:
         stack = _load_sequence(seq, 512)[0]
         n = len(stack)

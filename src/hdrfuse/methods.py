@@ -133,8 +133,8 @@ with the ghost masks ``g``: ``"average"`` (default) ``(1 - g) (N + C) / 2 + g N`
 the two estimates, which err differently, are averaged; where the classical merge fell back to the reference
 the network's aligned merge stands; ``"guard"`` ``(1 - g) N + g C`` (the rule of the earlier weights, which
 let walking people through half-transparent); ``"network"`` ``N`` (what training optimises). Chosen on
-held-out SICE sequences outside the evaluation sets (docs/TRAINING.md, eighth session): PSNR-mu 34.67
-(classical) / 35.32 (network) / 34.94 (guard) / 35.41 (average)."""
+held-out SICE sequences outside the evaluation sets (``benchmarks/combine_rules.py``, docs/BENCHMARKS.md):
+PSNR-mu 34.67 (classical) / 35.32 (network) / 34.94 (guard) / 35.41 (average)."""
 
 CLI_FLAGS = {"tile": "--tile", "bf16": "--precision", "backend": "--backend", "combine": "--combine"}
 """The command-line flag of each engine option (errors from the CLI name the flag the user typed)."""
