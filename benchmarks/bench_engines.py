@@ -83,7 +83,7 @@ def timed(engine: str, bracket, repeat: int, rates: dict[bool, list[float]] | No
         for bf16, measured in (rates or {}).items():
             measured.append(conv_throughput(bf16))
         start = time.perf_counter()
-        run_method(bracket, engine, device="cpu", **options)
+        run_method(bracket, engine, "none", "cpu", **options)  # the engine alone: a still bracket
         times.append(time.perf_counter() - start)
     return times
 

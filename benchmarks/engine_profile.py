@@ -8,6 +8,7 @@ GFLOP/s against the same reference convolution timed in this process. The last c
 seconds of the pass each group costs *above* the floor: the lever for bringing time / floor down.
 
     OMP_NUM_THREADS=1 python benchmarks/engine_profile.py [--engine flexhdr] [--tile 424x512] [--frames 3]
+        [--channels-last] [--bf16]
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=14, help="convolution shapes listed")
     parser.add_argument("--channels-last", action="store_true",
                         help="weights and inputs in channels-last (NHWC) memory order")
+    parser.add_argument("--bf16", action="store_true",
+                        help="under bfloat16 autocast, as the engine runs on AMX CPUs")
     args = parser.parse_args()
     h, w = (int(v) for v in args.tile.split("x"))
     peak = conv_throughput()
@@ -72,7 +75,7 @@ def main() -> int:
         from hdrfuse.models.flexhdr.model import channels_last  # what the engine runs
 
         inputs = tuple(channels_last(t) if isinstance(t, torch.Tensor) and t.ndim >= 4 else t for t in inputs)
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
         forward(model, inputs)  # warm-up: oneDNN primitives are created on first use
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True,
                                     with_flops=True) as prof:
@@ -96,13 +99,16 @@ def main() -> int:
             s[0] += 1
             s[1] += t
     # FLOPs are recorded on the aten::conv2d wrapper; attribute them by shape from those events
-    for e in events:
-        if e.name == "aten::conv2d":
+    for e in events:  # under autocast a conv2d calls conv2d again (on the cast inputs): count the outer one
+        parent = getattr(e, "cpu_parent", None)
+        if e.name == "aten::conv2d" and not (parent is not None and parent.name == "aten::conv2d"):
             by_shape[conv_key(e)][2] += float(getattr(e, "flops", 0) or 0)
     conv_flops = sum(v[2] for v in by_shape.values())
     floor = conv_flops / 1e9 / peak
+    precision = ", bf16" if args.bf16 else ""
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); {args.engine}, "
-          f"{args.frames} frames, tile {h}x{w}; reference conv {peak:.0f} GFLOP/s (64->64 3x3, 512x512)")
+          f"{args.frames} frames, tile {h}x{w}{precision}; reference conv {peak:.0f} GFLOP/s "
+          "(64->64 3x3, 512x512, fp32)")
     print(f"pass {total:.2f} s (profiled self times), {conv_flops / 1e9:.1f} GFLOP in convolutions, "
           f"floor {floor:.2f} s, time / floor {total / floor:.2f}")
     rows = []

@@ -16,7 +16,8 @@ Two validation sets the networks never trained on, written once into ``--sets`` 
 
 Methods: ``reference`` (the reference frame alone: the floor), ``debevec``, ``deghost``, their ``@ecc``
 runs, the shipped ``ahdrnet`` and ``flexhdr``, and ``flexhdr_candidate`` (``--weights``) and
-``ahdrnet_candidate`` (``--ahdrnet-weights``) with and without ECC.
+``ahdrnet_candidate`` (``--ahdrnet-weights``) with and without ECC. Unaligned runs are named ``@none``:
+a bare ``deghost``, ``flexhdr`` or ``ahdrnet`` runs with its default alignment, ``auto``.
 
     python benchmarks/hdr_dynamic_eval.py --weights runs/flexhdr_blend/best.safetensors [--limit 6]
 """
@@ -35,7 +36,7 @@ import torch
 
 from _common import SHARED, print_table, register_candidate
 
-CLASSICAL = ["reference", "debevec", "debevec@ecc", "deghost", "deghost@ecc"]
+CLASSICAL = ["reference", "debevec", "debevec@ecc", "deghost@none", "deghost@ecc"]
 
 
 def synthetic_set(folder: Path, seed: int = 0) -> Path:
@@ -107,7 +108,7 @@ def main() -> int:
         return 0
     from hdrfuse.evaluation import evaluate, write_report
 
-    methods = CLASSICAL + ["ahdrnet", "flexhdr"]
+    methods = CLASSICAL + ["ahdrnet@none", "flexhdr@none"]
     if args.weights:
         register_candidate(args.weights)
         methods += ["flexhdr_candidate", "flexhdr_candidate@ecc"]

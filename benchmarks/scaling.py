@@ -45,8 +45,8 @@ def child(method: str, mp: int, n: int) -> None:
     frames, times = frames_for(mp, n)
     bracket = make_bracket(frames, exposure_times=times, tensor=False)
     run_method(make_bracket([f[:64, :64].copy() for f in frames[:2]], exposure_times=times[:2], tensor=False),
-               method, device="cpu")  # libraries and kernels loaded before the baseline
-    report_run(lambda: run_method(bracket, method, device="cpu"))
+               method, "none", "cpu")  # libraries and kernels loaded before the baseline
+    report_run(lambda: run_method(bracket, method, "none", "cpu"))  # the method alone (a still bracket)
 
 
 def main() -> None:

@@ -22,6 +22,15 @@ def test_mtb_recovers_integer_shift_across_exposures() -> None:
     assert mtb_shift(ref, moved) == (5, -3)
 
 
+def test_mtb_on_frames_under_32_pixels() -> None:
+    """OpenCV's AlignMTB kills the process with max_bits=0, which small frames used to get."""
+    scene = textured_scene(24, 20, seed=5, dynamic_range=20.0)
+    ref, moved = _ldr(scene, 4.0), _ldr(np.roll(scene, shift=(0, -1), axis=(0, 1)), 8.0)
+    dx, dy = mtb_shift(ref, moved)
+    assert abs(dx) <= 2 and abs(dy) <= 2
+    assert mtb_shift(ref, moved, max_bits=0) == (dx, dy)
+
+
 def test_ecc_recovers_homography() -> None:
     scene = textured_scene(240, 320, seed=7, dynamic_range=100.0)
     ref = _ldr(scene, 4.0)
@@ -107,3 +116,77 @@ def test_real_handheld_stack_aligns() -> None:
     after = np.mean([(_edges(aligned.frames[i]) - _edges(aligned.frames[aligned.reference])).abs().mean()
                      for i in moved])
     assert after < before
+
+
+def test_ghost_removing_merges_align_by_default_and_tripod_methods_do_not() -> None:
+    """A hand-held bracket through ``deghost`` with no alignment named: the method's default, ``auto``,
+    runs (what ``hdrfuse fuse -m deghost`` gets), and it is closer to the truth than the unaligned merge;
+    ``mertens`` keeps ``none`` (tripod brackets pay no search)."""
+    from hdrfuse import run_method
+    from hdrfuse.evaluation import parse_method
+    from hdrfuse.methods import available_methods, register
+
+    scene = textured_scene(160, 200, seed=8, dynamic_range=50.0)
+    times = [1.0, 4.0, 16.0]
+    rolls = [(2, -3), (0, 0), (-3, 2)]
+    frames = [_ldr(np.roll(scene, r, (0, 1)), t) for r, t in zip(rolls, times)]
+    bracket = make_bracket(frames, exposure_times=times, tensor=False)
+    default = run_method(bracket, "deghost")
+    auto, none = run_method(bracket, "deghost", "auto"), run_method(bracket, "deghost", "none")
+    assert default.info["align"] == "auto" and none.info["align"] == "none"
+    np.testing.assert_array_equal(default.image, auto.image)
+    assert corner_motion(default.info["homographies"][2], bracket.size) > 3.0
+    truth = scene * 4.0  # radiance seen by the reference, in the merge's units up to a global scale
+
+    def log_error(hdr: np.ndarray) -> float:
+        inner = np.log(np.maximum(hdr, 1e-6))[10:-10, 10:-10] - np.log(truth)[10:-10, 10:-10]
+        return float(np.abs(inner - np.median(inner)).mean())
+
+    assert log_error(default.image) < 0.5 * log_error(none.image)
+    assert run_method(bracket, "mertens").info["align"] == "none"
+    methods = available_methods()
+    assert {n: methods[n].align for n in ("deghost", "flexhdr", "ahdrnet", "mertens", "debevec")} == {
+        "deghost": "auto", "flexhdr": "auto", "ahdrnet": "auto", "mertens": "none", "debevec": "none"}
+    assert parse_method("flexhdr") == ("flexhdr", "auto")
+    assert parse_method("flexhdr@none") == ("flexhdr", "none")
+    assert parse_method("debevec") == ("debevec", "none")
+    with pytest.raises(ValueError, match="align must be one of"):
+        register("_bad_align", kind="hdr", description="", align="sift")
+
+
+def test_auto_keeps_a_frame_still_unless_the_search_found_the_scene() -> None:
+    """``auto`` accepts a searched homography only when it is a plausible motion that makes the frames
+    agree clearly better; a search that wandered (too far, or on a frame with nothing to match) leaves the
+    frame as it is."""
+    from hdrfuse.align import AUTO_MAX_MOTION, _auto_choice, agreement
+
+    scene = textured_scene(160, 200, seed=3, dynamic_range=50.0)
+    ref, still = _ldr(scene, 4.0), _ldr(scene, 16.0)
+    moved = _ldr(np.roll(scene, (0, 3), (0, 1)), 16.0)  # content 3 px to the right
+    true = np.array([[1, 0, 3.0], [0, 1, 0], [0, 0, 1]])
+    assert np.array_equal(_auto_choice(ref, moved, true, (160, 200)), true)
+    assert np.array_equal(_auto_choice(ref, still, true, (160, 200)), np.eye(3))  # moving it makes it worse
+    far = true.copy()
+    far[0, 2] = 1.2 * AUTO_MAX_MOTION * np.hypot(160, 200)
+    assert np.array_equal(_auto_choice(ref, _ldr(np.roll(scene, (0, int(far[0, 2])), (0, 1)), 16.0), far,
+                                       (160, 200)), np.eye(3))  # more than hand-held shake: a failed search
+    black = np.zeros_like(moved)
+    black[::7, ::5] = 3  # a frame with (almost) nothing in it
+    assert np.array_equal(_auto_choice(ref, black, true, (160, 200)), np.eye(3))
+    moved_well, unmoved = agreement(ref, moved, true)  # 2 stops apart, so clipping caps both below 1
+    assert moved_well > unmoved + 0.15
+    assert agreement(ref, still, np.eye(3))[0] == pytest.approx(moved_well, abs=0.01)
+
+
+def test_auto_leaves_a_registered_pair_whose_search_fails() -> None:
+    """A registered real SICE pair (an under- and an over-exposure of one tripod shot): ECC's search moved a
+    corner of the bright frame by 418 px; ``auto`` keeps it still, explicit ``ecc`` still follows it."""
+    import warnings
+
+    bracket = make_bracket(shared_dir("brackets", "sice_hsds_mef", "train_001"), tensor=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and quietly: the user did not ask for an alignment
+        _, info = align(bracket, "auto")
+    assert all(np.array_equal(h, np.eye(3)) for h in info["homographies"])
+    _, searched = align(bracket, "ecc")
+    assert max(corner_motion(h, bracket.size) for h in searched["homographies"]) > 100.0

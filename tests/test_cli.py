@@ -26,7 +26,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_fuse_default_method(capsys, jpeg_bracket, tmp_path) -> None:  # noqa: ANN001
     out = tmp_path / "fused.jpg"
     code, stdout, _ = run(capsys, "fuse", *jpeg_bracket, "-o", out)
-    assert code == 0 and "wrote" in stdout and "mertens" in stdout
+    assert code == 0 and "wrote" in stdout and "mertens" in stdout and "align none" in stdout
     fused = read_image(out).pixels
     assert fused.shape == (64, 96, 3)
     # what was written is OpenCV's exposure fusion of the same frames (up to JPEG quantisation)
@@ -45,6 +45,8 @@ def test_fuse_hdr_writes_exr_and_preview(capsys, jpeg_bracket, tmp_path) -> None
     assert preview.shape == (64, 96, 3)
     # HDR to an 8-bit file writes the tonemapped image, and 16-bit TIFF works too
     assert run(capsys, "fuse", *jpeg_bracket, "-o", tmp_path / "tm.png", "-m", "debevec")[0] == 0
+    code, stdout, _ = run(capsys, "fuse", *jpeg_bracket, "-o", tmp_path / "dg.exr", "-m", "deghost")
+    assert code == 0 and "align auto" in stdout  # the method's default alignment, said in the summary
     assert run(capsys, "fuse", *jpeg_bracket, "-o", tmp_path / "f.tif")[0] == 0
     assert read_image(tmp_path / "f.tif").bit_depth == 16
 
@@ -182,6 +184,8 @@ def test_methods_and_example(capsys, tmp_path) -> None:  # noqa: ANN001
     options = {line.split()[0]: "[--tile, --precision, --backend" in line for line in stdout.splitlines()}
     assert "--combine" in stdout.split("flexhdr", 1)[1].splitlines()[0]
     assert options["flexhdr"] and options["twophase"] and not options["mertens"]
+    aligns = {line.split()[0]: "(aligns: auto)" in line for line in stdout.splitlines()}
+    assert aligns["flexhdr"] and aligns["deghost"] and aligns["ahdrnet"] and not aligns["mertens"]
     code, stdout, _ = run(capsys, "example", tmp_path / "ex")
     assert code == 0 and len(list((tmp_path / "ex").glob("*.jpg"))) == 3
     code, stdout, _ = run(capsys, "info", tmp_path / "ex")

@@ -683,7 +683,7 @@ def test_shipped_flexhdr_combines_as_the_option_says() -> None:
 
     times = np.array([0.25, 1.0, 4.0])
     bracket = _moved_bracket(times)
-    out = {rule: run_method(bracket, "flexhdr", combine=rule).image for rule in COMBINE}
+    out = {rule: run_method(bracket, "flexhdr", "none", combine=rule).image for rule in COMBINE}
     encode = input_encoding("flexhdr") == "response"
     base, ghost, _ = classical_base(bracket.uint8_frames(), np.log2(times), 1, encode)
     c, g, n = base[0].permute(1, 2, 0).numpy() / times[1], ghost[0].numpy()[..., None], out["network"]

@@ -91,6 +91,24 @@ def test_upload_limits_and_bad_requests(client, tmp_path) -> None:  # noqa: ANN0
     assert exe.status_code == 400 and "run.sh: not a JPEG" in exe.json()["error"]
     method = client.post("/api/jobs", files=_files(paths), data={"method": "nope"})
     assert method.status_code == 400 and "unknown method 'nope'" in method.json()["error"]
+    align = client.post("/api/jobs", files=_files(paths), data={"align": "sift"})
+    assert align.status_code == 400 and "align 'sift' is not one of default, none" in align.json()["error"]
+
+
+def test_alignment_defaults_to_the_methods_own(client, tmp_path) -> None:  # noqa: ANN001
+    info = client.get("/api/methods").json()
+    assert info["align"][0] == "default"  # the page's first choice: each method's own alignment
+    assert {m["name"]: m["align"] for m in info["methods"]}["deghost"] == "auto"
+    paths = _jpegs(tmp_path)
+    used = {}
+    for method, align in (("deghost", "default"), ("deghost", "none"), ("mertens", "default")):
+        sent = client.post("/api/jobs", files=_files(paths), data={"method": method, "align": align})
+        job = sent.json()["id"]
+        body = _wait(client, job)
+        assert body["status"] == "done", body["error"]
+        used[method, align] = body["result"]["align"]
+    assert used == {("deghost", "default"): "auto", ("deghost", "none"): "none",
+                    ("mertens", "default"): "none"}
 
 
 def test_bad_file_fails_the_job_with_one_line_naming_the_upload(client, tmp_path) -> None:  # noqa: ANN001

@@ -21,15 +21,19 @@ if TYPE_CHECKING:
 def run_method(
     bracket: Bracket,
     method: str = DEFAULT_METHOD,
-    align: str = "none",
+    align: str | None = None,
     device: str | torch.device | Any = "auto",
     **options: object,
 ) -> Result:
-    """Align (optionally) and run a registered method on a validated bracket.
+    """Align and run a registered method on a validated bracket.
 
+    ``align``: ``None`` means the method's own default (:attr:`~hdrfuse.methods.Method.align`: ``"auto"``
+    for ``deghost``, ``flexhdr`` and ``ahdrnet``, ``"none"`` for the others); the one used is in
+    ``result.info["align"]``.
     ``options``: engine options the method declares (``tile``, ``bf16``; ``None`` means its default).
     """
     engine = get_method(method)
+    align = engine.align if align is None else align
     given = check_options(engine, options)
     dev = resolve_device(device, engine)
     bracket = bracket.for_method(engine.raw_encoding)
@@ -38,6 +42,7 @@ def run_method(
     aligned, info = align_bracket(bracket, align)
     result = engine.run(aligned, dev, **given)
     result.info.setdefault("homographies", info["homographies"])
+    result.info.setdefault("align", align)
     return result
 
 
@@ -46,7 +51,7 @@ def fuse(
     method: str = DEFAULT_METHOD,
     exposure_times: Sequence[float] | None = None,
     reference: int | str | None = None,
-    align: str = "none",
+    align: str | None = None,
     device: str | torch.device | Any = "auto",
     **options: object,
 ) -> np.ndarray:
@@ -58,7 +63,9 @@ def fuse(
         method: a registered method (``hdrfuse.available_methods()``); default ``"mertens"``.
         exposure_times: seconds per input, in the order given (else EXIF, else estimated).
         reference: reference frame, as index into the darkest-first order or a file name.
-        align: ``"none"``, ``"mtb"``, ``"ecc"`` or ``"auto"`` (ECC where a frame moved by half a pixel or more).
+        align: ``"none"``, ``"mtb"``, ``"ecc"`` or ``"auto"`` (ECC where a frame moved by half a pixel or
+            more); default: the method's (``"auto"`` for the ghost-removing HDR merges ``deghost``,
+            ``flexhdr``, ``ahdrnet``; ``"none"``, the tripod case, for the others).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         options: engine options of learned methods: ``tile`` (pixels, 0 = whole image) and ``bf16``.
 
@@ -116,7 +123,7 @@ def fuse_files(
     inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str] | np.ndarray],
     output: str | os.PathLike[str],
     method: str = DEFAULT_METHOD,
-    align: str = "none",
+    align: str | None = None,
     device: str | torch.device | Any = "auto",
     *,
     exposure_times: Sequence[float] | None = None,

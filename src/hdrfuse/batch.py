@@ -137,7 +137,7 @@ def _worker_init(threads: int) -> None:
         os.environ[var] = str(max(1, threads))
 
 
-def _fuse_job(job: Job, method: str, align: str, device: str, overwrite: bool,
+def _fuse_job(job: Job, method: str, align: str | None, device: str, overwrite: bool,
               options: dict[str, object]) -> Job:
     """Worker: fuse one bracket; every failure becomes the job's status and message, never a crash."""
     import warnings
@@ -173,7 +173,7 @@ def summary_csv(jobs: list[Job]) -> str:
 
 
 def run_batch(root: str | os.PathLike[str], out: str | os.PathLike[str], method: str = "mertens",
-              align: str = "none", device: str = "cpu", jobs: int | None = None, fmt: str | None = None,
+              align: str | None = None, device: str = "cpu", jobs: int | None = None, fmt: str | None = None,
               gap: float = 2.0, overwrite: bool = False, show_progress: bool = False,
               options: dict[str, object] | None = None) -> list[Job]:
     """Fuse every bracket under ``root`` into ``out``; returns the jobs (status ``ok``, ``done earlier``,

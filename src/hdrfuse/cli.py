@@ -57,9 +57,10 @@ def _parser() -> argparse.ArgumentParser:
                       help="output file: .jpg/.png (8-bit), .tif (16-bit), .hdr/.exr (float)")
     fuse.add_argument("-m", "--method", default=DEFAULT_METHOD, help=f"method (default {DEFAULT_METHOD}; "
                       "see 'hdrfuse methods')")
-    fuse.add_argument("--align", default="none", choices=ALIGN_METHODS,
-                      help="global alignment: none (tripod, default), mtb (shifts), ecc (hand-held), "
-                           "auto (ecc where a frame moved)")
+    align_help = ("global alignment: none (tripod), mtb (shifts), ecc (hand-held), auto (ecc where a frame "
+                  "moved); default: the method's -- auto for deghost, flexhdr and ahdrnet (made for "
+                  "moving brackets), none for the others (see 'hdrfuse methods')")
+    fuse.add_argument("--align", default=None, choices=ALIGN_METHODS, help=align_help)
     fuse.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     fuse.add_argument("--tile", type=int, default=None, metavar="PX",
                       help="learned methods: tile side for inference (default: the tiles that compute the "
@@ -88,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
                        "(split by EXIF capture time and exposure sequence)")
     batch.add_argument("out", help="existing folder for the outputs (the folder tree of ROOT is kept)")
     batch.add_argument("-m", "--method", default=DEFAULT_METHOD, help=f"method (default {DEFAULT_METHOD})")
-    batch.add_argument("--align", default="none", choices=ALIGN_METHODS)
+    batch.add_argument("--align", default=None, choices=ALIGN_METHODS, help=align_help)
     batch.add_argument("--format", default=None, choices=["jpg", "png", "tif", "exr", "hdr"],
                        help="output format (default jpg for fusion, exr + preview for HDR methods)")
     batch.add_argument("--jobs", type=_positive_int, default=None,
@@ -200,7 +201,7 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
         h, w = bracket.size
         seconds = time.perf_counter() - start
         print(f"wrote {', '.join(map(str, written))} ({method.name}, {bracket.n} frames {w}x{h}, "
-              f"align {args.align}, {seconds:.1f} s)")
+              f"align {args.align or method.align}, {seconds:.1f} s)")
     return 0
 
 
@@ -296,7 +297,8 @@ def _cmd_methods(args: argparse.Namespace) -> int:
     for name, m in sorted(available_methods().items()):
         star = " (default)" if name == DEFAULT_METHOD else ""
         opts = f"  [--{', --'.join('precision' if o == 'bf16' else o for o in m.options)}]" if m.options else ""
-        print(f"{name:10s} {m.kind}  {m.description}{star}{opts}")
+        align = f"  (aligns: {m.align})" if m.align != "none" else ""
+        print(f"{name:10s} {m.kind}  {m.description}{star}{align}{opts}")
     return 0
 
 

@@ -8,7 +8,9 @@ For each sequence and method: the output, its run time, and every metric that ap
   cvvdp after matching the output's global scale to the ground truth (:func:`match_scale`); always
   the MEF-SSIM of the Reinhard-tonemapped output, so HDR methods get a number on any bracket too.
 
-A method is ``name`` or ``name@align`` (``debevec@mtb``). A sequence or method that fails is reported
+A method is ``name`` or ``name@align`` (``debevec@mtb``); a bare name runs with the method's default
+alignment, as ``hdrfuse fuse`` does (``deghost``, ``flexhdr``, ``ahdrnet``: ``auto``). A sequence or
+method that fails is reported
 with its error and the run goes on. The report is Markdown (per sequence and mean), a CSV beside it,
 and a contact sheet (inputs, reference, each output) as JPEG.
 """
@@ -41,10 +43,10 @@ HIGHER_IS_BETTER = dict.fromkeys(LDR_METRICS + HDR_METRICS, True)
 
 
 def parse_method(spec: str) -> tuple[str, str]:
-    """``"debevec@mtb"`` -> ``("debevec", "mtb")``; checks both names."""
+    """``"debevec@mtb"`` -> ``("debevec", "mtb")``; a bare name gets the method's own default alignment
+    (what ``hdrfuse fuse -m NAME`` runs: ``"flexhdr"`` -> ``("flexhdr", "auto")``); checks both names."""
     name, _, align = spec.partition("@")
-    get_method(name)
-    align = align or "none"
+    align = align or get_method(name).align
     if align not in ALIGN_METHODS:
         raise InputError(f"'{spec}': unknown alignment '{align}' (choose from {', '.join(ALIGN_METHODS)})")
     return name, align

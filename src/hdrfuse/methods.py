@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .align import ALIGN_METHODS
 from .bracket import Bracket, require_distinct_exposures
 from .errors import InputError
 
@@ -67,6 +68,10 @@ class Method:
     (:meth:`Bracket.for_method`)."""
     tensors: bool = True
     """It takes the bracket's frames as torch tensors (``False``: numpy on the CPU, torch never imported)."""
+    align: str = "none"
+    """The global alignment it runs after when the caller names none (``align=None``, no ``--align``):
+    ``"none"`` for the tripod methods; ``"auto"`` for the ghost-removing merges, which are meant for
+    hand-held, moving brackets and whose flow or ghost masks cannot undo camera shake on their own."""
 
 
 _REGISTRY: dict[str, Method] = {}
@@ -74,7 +79,7 @@ _REGISTRY: dict[str, Method] = {}
 
 def register(
     name: str, kind: str, description: str, options: tuple[str, ...] = (), raw_encoding: str = "srgb",
-    tensors: bool = True,
+    tensors: bool = True, align: str = "none",
 ) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
     """Decorator that registers ``fn(bracket, device, **options) -> Result`` under ``name``.
 
@@ -82,6 +87,7 @@ def register(
     ``"srgb"`` rendered, ``"gamma"`` ``x^(1/2.2)``); display-encoded frames always pass unchanged.
     ``tensors``: the bracket's frames arrive as torch tensors on ``device``; ``False``: a method that works
     on numpy on the CPU (it gets a torch bracket only on a GPU device).
+    ``align``: its default global alignment (:attr:`Method.align`).
     """
     if kind not in ("ldr", "hdr"):
         raise ValueError(f"kind must be 'ldr' or 'hdr', got {kind!r}")
@@ -90,16 +96,18 @@ def register(
     unknown = set(options) - set(OPTIONS)
     if unknown:
         raise ValueError(f"unknown engine options {sorted(unknown)} (known: {sorted(OPTIONS)})")
+    if align not in ALIGN_METHODS:
+        raise ValueError(f"align must be one of {', '.join(ALIGN_METHODS)}, got {align!r}")
 
     def decorate(fn: Callable[..., Result]) -> Callable[..., Result]:
-        _REGISTRY[name] = Method(name, kind, description, fn, tuple(options), raw_encoding, tensors)
+        _REGISTRY[name] = Method(name, kind, description, fn, tuple(options), raw_encoding, tensors, align)
         return fn
 
     return decorate
 
 
 def register_lazy(name: str, kind: str, description: str, target: str, options: tuple[str, ...] = (),
-                  raw_encoding: str = "srgb") -> None:
+                  raw_encoding: str = "srgb", align: str = "none") -> None:
     """Register a method whose code lives in ``target`` (``"package.module:function"``), imported on the
     first run: the registry lists it without importing the module (or torch)."""
 
@@ -107,7 +115,7 @@ def register_lazy(name: str, kind: str, description: str, target: str, options: 
         module, function = target.split(":")
         return getattr(importlib.import_module(module), function)(bracket, device, **given)
 
-    register(name, kind, description, options, raw_encoding)(run)
+    register(name, kind, description, options, raw_encoding, align=align)(run)
 
 
 def unregister(name: str) -> None:
@@ -233,7 +241,7 @@ def _debevec(bracket: Bracket, device: torch.device) -> Result:
 
 
 @register("deghost", kind="hdr", description="Ghost-free HDR merge: Debevec with reference-guided ghost masks",
-          raw_encoding="gamma", tensors=False)
+          raw_encoding="gamma", tensors=False, align="auto")
 def _deghost(bracket: Bracket, device: torch.device) -> Result:
     from .classical.deghost import merge_deghosted
 
@@ -264,10 +272,10 @@ register_lazy("twophase", "ldr", "Two-phase progressive MEF: UNet intermediate +
               "hdrfuse.models.twophase.engine:fuse_twophase", options=("tile", "bf16", "backend"))
 register_lazy("flexhdr", "hdr", "FlexHDR: any N frames, flow + uncertainty + attention (learned)",
               "hdrfuse.models.flexhdr.engine:fuse_flexhdr", options=("tile", "bf16", "backend", "combine"),
-              raw_encoding="gamma")
+              raw_encoding="gamma", align="auto")
 register_lazy("ahdrnet", "hdr", "AHDRNet-style baseline: 3 frames, attention + DRDBs (learned)",
               "hdrfuse.models.flexhdr.engine:fuse_ahdrnet", options=("tile", "bf16", "backend"),
-              raw_encoding="gamma")
+              raw_encoding="gamma", align="auto")
 register_lazy("mefnet", "ldr", "MEF-Net peer (Ma et al. 2019): low-res weight net + guided filter, any N "
               "(learned baseline; weights from training: $HDRFUSE_MEFNET_WEIGHTS)",
               "hdrfuse.models.peers.engine:fuse_mefnet")

@@ -111,6 +111,7 @@ def run_job(job: Job, align: str, tonemap: str, device: str = "cpu") -> None:
         job.result = {
             "kind": result.kind, "frames": bracket.n, "size": list(bracket.size), "reference": bracket.reference,
             "exposure_source": bracket.exposure_source,
+            "align": result.info.get("align", align),
             "exposure_times": None if bracket.exposure_times is None else [float(t) for t in bracket.exposure_times],
             "image": "result.jpg", "histogram": _histogram(display), "inputs": inputs, "maps": maps,
             "sheet": "maps/result_maps.jpg" if result.maps else None,
@@ -176,8 +177,9 @@ def create_app(limits: Limits | None = None, device: str = "cpu", workers: int =
 
     async def methods(request: Request) -> JSONResponse:
         return JSONResponse({
-            "default": DEFAULT_METHOD, "align": list(ALIGN_METHODS), "tonemap": sorted(TONEMAPPERS),
-            "methods": [{"name": m.name, "kind": m.kind, "description": m.description, "options": list(m.options)}
+            "default": DEFAULT_METHOD, "align": ["default", *ALIGN_METHODS], "tonemap": sorted(TONEMAPPERS),
+            "methods": [{"name": m.name, "kind": m.kind, "description": m.description,
+                         "options": list(m.options), "align": m.align}
                         for m in sorted(available_methods().values(), key=lambda m: m.name)],
             "limits": {"max_files": limits.max_files, "max_file_mb": limits.max_file_bytes / 2**20,
                        "max_total_mb": limits.max_total_bytes / 2**20, "max_pixels": limits.max_pixels},
@@ -201,9 +203,10 @@ def create_app(limits: Limits | None = None, device: str = "cpu", workers: int =
             if len(files) > limits.max_files:
                 raise InputError(f"{len(files)} files exceed the limit of {limits.max_files} frames")
             method = get_method(str(form.get("method") or DEFAULT_METHOD))
-            align = str(form.get("align") or "none")
-            if align not in ALIGN_METHODS:
-                raise InputError(f"align '{align}' is not one of {', '.join(ALIGN_METHODS)}")
+            align = str(form.get("align") or "default")
+            if align != "default" and align not in ALIGN_METHODS:
+                raise InputError(f"align '{align}' is not one of default, {', '.join(ALIGN_METHODS)}")
+            align = method.align if align == "default" else align  # the method's own (Method.align)
             tonemap = str(form.get("tonemap") or "reinhard")
             if tonemap not in TONEMAPPERS:
                 raise InputError(f"tonemap '{tonemap}' is not one of {', '.join(sorted(TONEMAPPERS))}")

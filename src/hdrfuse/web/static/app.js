@@ -75,7 +75,7 @@ function url(id, name, download) { return `/api/jobs/${id}/files/${name}${downlo
 function show(id, job) {
   const r = job.result;
   text($("status"), `done in ${job.seconds.toFixed(1)} s`);
-  text($("facts"), `${job.method}: ${r.frames} frames ${r.size[1]}x${r.size[0]}, exposures from ${r.exposure_source}`);
+  text($("facts"), `${job.method}: ${r.frames} frames ${r.size[1]}x${r.size[0]}, exposures from ${r.exposure_source}, aligned: ${r.align}`);
   const pick = $("before-pick");
   pick.replaceChildren(...r.inputs.map((inp, i) => element("option", { value: inp.name, textContent: `${inp.label}${i === r.reference ? " (reference)" : ""}`, selected: i === r.reference })));
   pick.onchange = () => { $("before").src = url(id, pick.value); };
