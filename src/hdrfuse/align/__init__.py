@@ -3,7 +3,9 @@
 - ``mtb``: Ward's median threshold bitmaps (OpenCV ``AlignMTB``), integer translations; robust to
   exposure differences, for small tripod drift.
 - ``ecc``: an ECC homography (Evangelidis & Psarakis 2008, OpenCV ``findTransformECC``) on
-  histogram-equalised grey images, started from the MTB shift; for hand-held brackets.
+  histogram-equalised grey images, started from the MTB shift; for hand-held brackets. A search that
+  wandered (:func:`_wandered`: beyond hand-held shake, or the frames agree worse after it) is replaced,
+  with a warning, by the MTB shift where that passes ``auto``'s check, else the frame is left as it is.
 - ``auto``: ECC, but a frame is left as it is (not resampled, so it keeps its sharpness) unless its
   homography moves an image corner by :data:`AUTO_STILL_PX` or more and passes a check that the search
   found the scene and not noise (:func:`_auto_choice`: a plausible motion that makes the frames agree
@@ -202,6 +204,36 @@ def _auto_choice(reference_u8: np.ndarray, moving_u8: np.ndarray, searched: np.n
     return np.eye(3)
 
 
+def _wandered(reference_u8: np.ndarray, moving_u8: np.ndarray, searched: np.ndarray,
+              size: tuple[int, int]) -> bool:
+    """Whether a search's homography is no alignment at all (what explicit ``ecc`` refuses): it moves a
+    corner by more than :data:`AUTO_MAX_MOTION` of the diagonal, or the frames agree worse after it than
+    unmoved (:func:`agreement`). Looser than ``auto``'s check: a user who asked for ECC gets its small
+    motions too."""
+    if corner_motion(searched, size) > AUTO_MAX_MOTION * float(np.hypot(*size)):
+        return True
+    moved, unmoved = agreement(reference_u8, moving_u8, searched)
+    return moved < unmoved
+
+
+def _ecc_checked(reference_u8: np.ndarray, moving_u8: np.ndarray, searched: np.ndarray,
+                 shift: tuple[int, int], size: tuple[int, int], name: str,
+                 failure: str | None = None) -> np.ndarray:
+    """Explicit ``ecc``'s homography for one frame: the search's, unless ECC did not converge (``failure``)
+    or its result :func:`_wandered`; then, with a warning naming the frame, the MTB ``shift`` if that passes
+    ``auto``'s check (:func:`_auto_choice`: where ECC fails, MTB's shift often fails too; on the darkest
+    frames of a tripod stack it moved a corner 36-41 px), else the identity."""
+    if failure is None and not _wandered(reference_u8, moving_u8, searched, size):
+        return searched
+    shifted = np.array([[1, 0, -shift[0]], [0, 1, -shift[1]], [0, 0, 1]], dtype=np.float64)
+    fallback = _auto_choice(reference_u8, moving_u8, shifted, size)
+    kept = "the frame as it is" if np.array_equal(fallback, np.eye(3)) else "the MTB shift"
+    motion = corner_motion(searched, size)
+    why = failure or f"ECC's search moved a corner {motion:.0f} px without making the frame agree better"
+    warnings.warn(f"{name}: {why}; using {kept}", stacklevel=3)
+    return fallback
+
+
 def align(bracket: Bracket, method: str = "none") -> tuple[Bracket, dict[str, np.ndarray]]:
     """Align every frame onto ``bracket.reference``.
 
@@ -238,11 +270,14 @@ def align(bracket: Bracket, method: str = "none") -> tuple[Bracket, dict[str, np
             homographies[i] = np.array([[1, 0, -dx], [0, 1, -dy], [0, 0, 1]], dtype=np.float64)
             if method in ("ecc", "auto"):
                 try:
-                    homographies[i] = ecc_homography(frames_u8[ref], frames_u8[i], start=(dx, dy))
+                    searched, failure = ecc_homography(frames_u8[ref], frames_u8[i], start=(dx, dy)), None
                 except RuntimeError as err:  # auto checks the MTB shift like any search, quietly
-                    if method == "ecc":
-                        name = bracket.paths[i] or f"frame {i}"
-                        warnings.warn(f"{name}: {err}; using the MTB shift", stacklevel=2)
+                    searched, failure = homographies[i], str(err)
+                homographies[i] = searched
+                if method == "ecc":
+                    name = bracket.paths[i] or f"frame {i}"
+                    homographies[i] = _ecc_checked(frames_u8[ref], frames_u8[i], searched, (dx, dy),
+                                                   bracket.size, name, failure)
             if method == "auto":
                 homographies[i] = _auto_choice(frames_u8[ref], frames_u8[i], homographies[i], bracket.size)
                 if np.array_equal(homographies[i], np.eye(3)):
