@@ -158,7 +158,7 @@ def test_auto_keeps_a_frame_still_unless_the_search_found_the_scene() -> None:
     """``auto`` accepts a searched homography only when it is a plausible motion that makes the frames
     agree clearly better; a search that wandered (too far, or on a frame with nothing to match) leaves the
     frame as it is."""
-    from hdrfuse.align import AUTO_MAX_MOTION, _auto_choice, agreement
+    from hdrfuse.align import _auto_choice, agreement, largest_motion
 
     scene = textured_scene(160, 200, seed=3, dynamic_range=50.0)
     ref, still = _ldr(scene, 4.0), _ldr(scene, 16.0)
@@ -167,7 +167,7 @@ def test_auto_keeps_a_frame_still_unless_the_search_found_the_scene() -> None:
     assert np.array_equal(_auto_choice(ref, moved, true, (160, 200)), true)
     assert np.array_equal(_auto_choice(ref, still, true, (160, 200)), np.eye(3))  # moving it makes it worse
     far = true.copy()
-    far[0, 2] = 1.2 * AUTO_MAX_MOTION * np.hypot(160, 200)
+    far[0, 2] = 1.2 * largest_motion((160, 200))
     assert np.array_equal(_auto_choice(ref, _ldr(np.roll(scene, (0, int(far[0, 2])), (0, 1)), 16.0), far,
                                        (160, 200)), np.eye(3))  # more than hand-held shake: a failed search
     black = np.zeros_like(moved)

@@ -585,3 +585,28 @@ def test_engine_with_an_untrained_refining_model_is_mertens(tmp_path: Path) -> N
         out = hdrfuse.fuse(frames, method="twophase_refine_test", exposure_times=list(4.0 ** np.arange(4)), tile=tile)
         ref = mertens2007_cpu(frames)[0]
         assert float(np.abs(out - ref).max()) < 3e-3
+
+
+@pytest.mark.parametrize("k, dilation, size",
+                         [(3, 1, (37, 53)), (3, 2, (16, 21)), (5, 1, (9, 12)), (3, 2, (3, 40))])
+def test_replicate_conv_without_a_padded_copy_matches_torch(k: int, dilation: int,
+                                                           size: tuple[int, int]) -> None:
+    """``layers.Conv2d`` with replicate padding: at inference its border-strip path gives torch's padded
+    result (the last case is under 2p high: torch's own path); in training it is torch's path."""
+    from hdrfuse.models.layers import Conv2d
+
+    p = dilation * (k - 1) // 2
+    fast = Conv2d(4, 6, k, padding=p, dilation=dilation, padding_mode="replicate")
+    plain = torch.nn.Conv2d(4, 6, k, padding=p, dilation=dilation, padding_mode="replicate")
+    plain.load_state_dict(fast.state_dict())
+    x = torch.rand(2, 4, *size, generator=torch.Generator().manual_seed(k + dilation))
+    with torch.no_grad():
+        assert fast._fast_border(x) == (min(size) >= 2 * p)
+        torch.testing.assert_close(fast(x), plain(x), rtol=1e-5, atol=1e-6)
+        nhwc = x.contiguous(memory_format=torch.channels_last)
+        fast_nhwc = fast.to(memory_format=torch.channels_last)
+        torch.testing.assert_close(fast_nhwc(nhwc), plain(x), rtol=1e-5, atol=1e-6)
+    assert not fast._fast_border(x.requires_grad_())  # training: torch's own path, its gradients
+    zero = Conv2d(4, 6, k, padding=p, dilation=dilation)
+    with torch.no_grad():
+        assert not zero._fast_border(x)

@@ -95,8 +95,22 @@ unmoved frame (a search that found structure, not noise)."""
 AUTO_MIN_AGREEMENT = 0.5
 """... and the moved frame agrees with the reference at least this well (:func:`agreement`)."""
 AUTO_MAX_MOTION = 0.05
-"""... and no image corner moves by more than this share of the image diagonal (hand-held shake in the
-real brackets here moved corners by up to 2 %; searches that failed, by 4-58 %)."""
+"""... and no image corner moves by more than this share of the image diagonal, or :data:`MAX_MOTION_FLOOR_PX`
+on a small image (:func:`largest_motion`; hand-held shake in the real brackets here moved corners by up
+to 2 %; searches that failed, by 4-58 %)."""
+MAX_MOTION_FLOOR_PX = 32.0
+"""The plausible motion is at least this many pixels, whatever the image size (a 12 px shake of a
+128 px wide test image is 7.5 % of its diagonal)."""
+
+
+def largest_motion(size: tuple[int, int]) -> float:
+    """The largest corner motion (px) a search may find in an image of ``size`` and still be taken for
+    camera shake: :data:`AUTO_MAX_MOTION` of the diagonal, at least :data:`MAX_MOTION_FLOOR_PX`.
+
+    >>> largest_motion((3000, 4000)), largest_motion((96, 128))
+    (250.0, 32.0)
+    """
+    return max(AUTO_MAX_MOTION * float(np.hypot(*size)), MAX_MOTION_FLOOR_PX)
 
 
 def agreement(reference_u8: np.ndarray, moving_u8: np.ndarray, homography: np.ndarray,
@@ -192,11 +206,11 @@ def _auto_choice(reference_u8: np.ndarray, moving_u8: np.ndarray, searched: np.n
                  size: tuple[int, int]) -> np.ndarray:
     """What ``auto`` does with one frame: the searched homography, or the identity (the frame is not
     resampled) when that moves no corner by :data:`AUTO_STILL_PX`, moves one by more than
-    :data:`AUTO_MAX_MOTION` of the diagonal, or does not make the frames agree clearly better
+    :func:`largest_motion`, or does not make the frames agree clearly better
     (:data:`AUTO_GAIN`, :data:`AUTO_MIN_AGREEMENT`). On a tripod stack of 16 exposures ECC's search
     wandered 24-137 px on the darkest frames, and on a registered SICE pair 418 px (docs/BENCHMARKS.md)."""
     motion = corner_motion(searched, size)
-    if motion < AUTO_STILL_PX or motion > AUTO_MAX_MOTION * float(np.hypot(*size)):
+    if motion < AUTO_STILL_PX or motion > largest_motion(size):
         return np.eye(3)
     moved, unmoved = agreement(reference_u8, moving_u8, searched)
     if moved >= AUTO_MIN_AGREEMENT and 1.0 - moved <= (1.0 - AUTO_GAIN) * (1.0 - unmoved):
@@ -207,10 +221,10 @@ def _auto_choice(reference_u8: np.ndarray, moving_u8: np.ndarray, searched: np.n
 def _wandered(reference_u8: np.ndarray, moving_u8: np.ndarray, searched: np.ndarray,
               size: tuple[int, int]) -> bool:
     """Whether a search's homography is no alignment at all (what explicit ``ecc`` refuses): it moves a
-    corner by more than :data:`AUTO_MAX_MOTION` of the diagonal, or the frames agree worse after it than
+    corner by more than :func:`largest_motion`, or the frames agree worse after it than
     unmoved (:func:`agreement`). Looser than ``auto``'s check: a user who asked for ECC gets its small
     motions too."""
-    if corner_motion(searched, size) > AUTO_MAX_MOTION * float(np.hypot(*size)):
+    if corner_motion(searched, size) > largest_motion(size):
         return True
     moved, unmoved = agreement(reference_u8, moving_u8, searched)
     return moved < unmoved

@@ -7,6 +7,60 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+class Conv2d(nn.Conv2d):
+    """``nn.Conv2d`` (same parameters, same results) whose ``padding_mode="replicate"`` does not copy the
+    whole input into a padded tensor at inference.
+
+    torch pads a replicate-padded convolution's input first: a full copy of every layer's input, which
+    took 6.1 of the 15.2 s of ``twophase`` at 1.5 MP (one-off profile, docs/BENCHMARKS.md). Only the
+    ``p``-pixel output border depends on the padding, so under ``no_grad`` (stride 1, odd kernel, frames
+    at least ``2p`` on a side, not while tracing or exporting) this convolves with zero padding, in place,
+    and recomputes the four border strips from replicate-padded ``2p``-pixel input strips.
+
+    Example:
+        >>> import torch
+        >>> fast = Conv2d(4, 5, 3, padding=2, dilation=2, padding_mode="replicate")
+        >>> plain = torch.nn.Conv2d(4, 5, 3, padding=2, dilation=2, padding_mode="replicate")
+        >>> plain.load_state_dict(fast.state_dict())
+        <All keys matched successfully>
+        >>> x = torch.rand(2, 4, 17, 23)
+        >>> with torch.no_grad():
+        ...     bool(torch.allclose(fast(x), plain(x), atol=1e-6))
+        True
+    """
+
+    def _fast_border(self, x: torch.Tensor) -> bool:
+        """Whether this call can take the border-strip path (see the class)."""
+        p = self.padding[0] if isinstance(self.padding, tuple) else 0
+        k, d = self.kernel_size, self.dilation
+        same = self.padding == (p, p) and k[0] == k[1] and d[0] == d[1] and p == d[0] * (k[0] - 1) // 2
+        return (self.padding_mode == "replicate" and same and p > 0 and self.stride == (1, 1)
+                and self.groups == 1 and min(x.shape[-2:]) >= 2 * p and not torch.is_grad_enabled()
+                and not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export())
+
+    def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        if not self._fast_border(x):
+            return super()._conv_forward(x, weight, bias)
+        return conv2d_replicate(x, weight, bias, self.padding[0], self.dilation[0])
+
+
+def conv2d_replicate(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, p: int,
+                     dilation: int = 1) -> torch.Tensor:
+    """A stride-1 convolution with ``p`` pixels of replicate padding (``p = dilation * (k - 1) / 2``) without
+    a padded copy of ``x``: zero padding, then the ``p``-pixel output border recomputed from replicate-padded
+    ``2p``-pixel strips of the input (inference: it writes into its output; ``x`` at least ``2p`` a side)."""
+
+    def strip(part: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(F.pad(part, (p, p, p, p), mode="replicate"), weight, bias, dilation=dilation)
+
+    out = F.conv2d(x, weight, bias, padding=p, dilation=dilation)
+    out[..., :p, :] = strip(x[..., : 2 * p, :])[..., :p, :]
+    out[..., -p:, :] = strip(x[..., -2 * p :, :])[..., -p:, :]
+    out[..., :, :p] = strip(x[..., :, : 2 * p])[..., :, :p]
+    out[..., :, -p:] = strip(x[..., :, -2 * p :])[..., :, -p:]
+    return out
+
+
 def conv(cin: int, cout: int, k: int = 3, stride: int = 1, dilation: int = 1, act: bool = True,
          padding_mode: str = "zeros") -> nn.Sequential:
     """``k x k`` convolution with 'same' padding (for stride 1) and an optional LeakyReLU(0.2).
@@ -15,8 +69,8 @@ def conv(cin: int, cout: int, k: int = 3, stride: int = 1, dilation: int = 1, ac
     sees no artificial dark frame around the picture (zero padding leaves a bright or dark line along
     the border of an image-to-image network's output).
     """
-    layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, stride, padding=dilation * (k - 1) // 2, dilation=dilation,
-                                         padding_mode=padding_mode)]
+    layers: list[nn.Module] = [Conv2d(cin, cout, k, stride, padding=dilation * (k - 1) // 2,
+                                      dilation=dilation, padding_mode=padding_mode)]
     if act:
         layers.append(nn.LeakyReLU(0.2, inplace=True))
     return nn.Sequential(*layers)
@@ -41,7 +95,7 @@ class DenseLayer(nn.Module):
 
     def __init__(self, cin: int, growth: int, dilation: int = 1, padding_mode: str = "zeros") -> None:
         super().__init__()
-        self.conv = nn.Conv2d(cin, growth, 3, padding=dilation, dilation=dilation, padding_mode=padding_mode)
+        self.conv = Conv2d(cin, growth, 3, padding=dilation, dilation=dilation, padding_mode=padding_mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return cat_channels([x, F.relu(self.conv(x))])

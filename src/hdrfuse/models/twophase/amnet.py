@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ..layers import RDB, conv, pad_to_multiple
+from ..layers import RDB, Conv2d, conv, pad_to_multiple
 
 
 LOGIT_EPS = 1.0 / 1024
@@ -33,7 +33,7 @@ class Attention(nn.Module):
     def __init__(self, channels: int, padding_mode: str = "zeros") -> None:
         super().__init__()
         self.net = nn.Sequential(conv(2 * channels, channels, padding_mode=padding_mode),
-                                 nn.Conv2d(channels, channels, 3, padding=1, padding_mode=padding_mode))
+                                 Conv2d(channels, channels, 3, padding=1, padding_mode=padding_mode))
 
     def forward(self, feat: torch.Tensor, inter: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.net(torch.cat([feat, inter], dim=1)))
@@ -58,12 +58,12 @@ class AMNet(nn.Module):
         self.features = conv(3, channels, padding_mode=pm)  # shared by the three frames (and the base)
         self.att_under = Attention(channels, pm)
         self.att_over = Attention(channels, pm)
-        self.merge_in = nn.Conv2d((3 + int(base)) * channels, channels, 3, padding=1, padding_mode=pm)
+        self.merge_in = Conv2d((3 + int(base)) * channels, channels, 3, padding=1, padding_mode=pm)
         self.blocks = nn.ModuleList([RDB(channels, growth, layers, dilation=2, padding_mode=pm) for _ in range(blocks)])
-        self.merge_out = nn.Sequential(nn.Conv2d(blocks * channels, channels, 1),
-                                       nn.Conv2d(channels, channels, 3, padding=1, padding_mode=pm))
+        self.merge_out = nn.Sequential(Conv2d(blocks * channels, channels, 1),
+                                       Conv2d(channels, channels, 3, padding=1, padding_mode=pm))
         self.refine = nn.Sequential(conv(channels, channels, padding_mode=pm),
-                                    nn.Conv2d(channels, 3, 3, padding=1, padding_mode=pm))
+                                    Conv2d(channels, 3, 3, padding=1, padding_mode=pm))
         if base:  # the correction starts at zero: an untrained network returns the classical fusion
             nn.init.zeros_(self.refine[-1].weight)
             nn.init.zeros_(self.refine[-1].bias)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ..layers import TransposedConv, conv, pad_to_multiple
+from ..layers import Conv2d, TransposedConv, conv, pad_to_multiple
 
 
 class TConv1(nn.Module):
@@ -60,7 +60,7 @@ class UNet(nn.Module):
         self.dec2 = nn.Sequential(conv(2 * c2, c2, padding_mode=pm), TConv1(c2, c2, pm))
         self.up1 = nn.Sequential(TransposedConv(c2, c1, 4, 2, pm), nn.LeakyReLU(0.2, True))
         self.dec1 = nn.Sequential(conv(2 * c1, c1, padding_mode=pm), TConv1(c1, c1, pm))
-        self.out = nn.Conv2d(c1, 3, 3, padding=1, padding_mode=pm)
+        self.out = Conv2d(c1, 3, 3, padding=1, padding_mode=pm)
 
     def forward(self, under: torch.Tensor, over: torch.Tensor, t: torch.Tensor | float | None = None) -> torch.Tensor:
         x, (h, w) = pad_to_multiple(torch.cat([under, over], dim=1), self.multiple)
