@@ -18,6 +18,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from ..layers import Conv2d
+
 
 class IFCNN(nn.Module):
     """``IFCNN(frames [B, N, 3, H, W], valid [B, N] or None) -> fused [B, 3, H, W]`` in [0, 1].
@@ -33,10 +35,10 @@ class IFCNN(nn.Module):
         if rule not in ("mean", "max"):
             raise ValueError(f"rule must be 'mean' or 'max', got {rule!r}")
         pm = "replicate"
-        self.conv1 = nn.Conv2d(3, channels, 7, padding=3, padding_mode=pm, bias=False)
-        self.conv2 = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1, padding_mode=pm), nn.ReLU(inplace=True))
-        self.conv3 = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1, padding_mode=pm), nn.ReLU(inplace=True))
-        self.conv4 = nn.Conv2d(channels, 3, 1)
+        self.conv1 = Conv2d(3, channels, 7, padding=3, padding_mode=pm, bias=False)
+        self.conv2 = nn.Sequential(Conv2d(channels, channels, 3, padding=1, padding_mode=pm), nn.ReLU(inplace=True))
+        self.conv3 = nn.Sequential(Conv2d(channels, channels, 3, padding=1, padding_mode=pm), nn.ReLU(inplace=True))
+        self.conv4 = Conv2d(channels, 3, 1)
         self.rule = rule
 
     def forward(self, frames: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:

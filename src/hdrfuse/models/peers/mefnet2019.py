@@ -23,6 +23,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..layers import Conv2d
+
 LUMA = (0.299, 0.587, 0.114)
 
 
@@ -71,10 +73,10 @@ class MEFNet(nn.Module):
         layers: list[nn.Module] = []
         cin = 1
         for d in dilations:
-            layers += [nn.Conv2d(cin, channels, 3, padding=d, dilation=d, padding_mode="replicate"),
+            layers += [Conv2d(cin, channels, 3, padding=d, dilation=d, padding_mode="replicate"),
                        nn.LeakyReLU(0.2, inplace=True)]
             cin = channels
-        layers.append(nn.Conv2d(channels, 1, 1))
+        layers.append(Conv2d(channels, 1, 1))
         self.can = nn.Sequential(*layers)
         self.low_res, self.radius, self.eps = int(low_res), int(radius), float(eps)
         self.last_weights: torch.Tensor | None = None
