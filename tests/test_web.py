@@ -171,6 +171,10 @@ def test_page_in_headless_chromium(tmp_path) -> None:  # noqa: ANN001
             page.click("#go")
             page.wait_for_selector("#result:not([hidden])", timeout=120_000)
             assert page.text_content("#status").startswith("done")
+            try:  # the page shows the result before the browser has decoded the image
+                page.wait_for_function("document.getElementById('after').naturalWidth > 0", timeout=60_000)
+            except sync_api.TimeoutError:
+                pass
             width = page.evaluate("document.getElementById('after').naturalWidth")
             assert width > 0, "the result image did not load"
             assert page.locator("#inputs figure").count() == len(frames)
