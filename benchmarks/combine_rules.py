@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from _common import SHARED, print_table
-from hdr_dynamic_eval import sice_set, synthetic_set
+from hdr_dynamic_eval import set_makers
 
 RULES = {
     "classical merge C": lambda n, c, g: c,
@@ -65,11 +65,7 @@ def main() -> int:
     from hdrfuse.evaluation import _resize, score_hdr
     from hdrfuse.io import read_hdr
 
-    root = Path(args.sets)
-    makers = {"sice_dyn_dev": lambda: sice_set(root / "sice_dyn_dev", args.config, 12, skip=12, seed=1),
-              "syn_dyn_dev": lambda: synthetic_set(root / "syn_dyn_dev", seed=1),
-              "sice_dyn_val": lambda: sice_set(root / "sice_dyn_val", args.config, 12),
-              "syn_dyn_val": lambda: synthetic_set(root / "syn_dyn_val")}
+    makers = set_makers(Path(args.sets), args.config)
     names = args.only.split(",")
     scores = {name: {rule: [] for rule in RULES} for name in names}
     for name in names:

@@ -29,6 +29,7 @@ import os
 import statistics
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,18 @@ def sice_set(folder: Path, config: str, limit: int, frames: int = 3, skip: int =
     return folder
 
 
+def set_makers(root: Path, config: str, limit: int = 12) -> dict[str, Callable[[], Path]]:
+    """Every named held-out set, each written once under ``root`` when first asked for: the evaluation
+    sets (``syn_dyn_val``, ``sice_dyn_val``, ``sice_dyn_val5``) and the development sets that
+    ``benchmarks/combine_rules.py`` chose its rule on (``syn_dyn_dev``: seed 1; ``sice_dyn_dev``: the next
+    ``limit`` SICE validation sequences, seed 1). One definition, so every script scores the same brackets."""
+    return {"syn_dyn_val": lambda: synthetic_set(root / "syn_dyn_val"),
+            "sice_dyn_val": lambda: sice_set(root / "sice_dyn_val", config, limit),
+            "sice_dyn_val5": lambda: sice_set(root / "sice_dyn_val5", config, limit, frames=5),
+            "syn_dyn_dev": lambda: synthetic_set(root / "syn_dyn_dev", seed=1),
+            "sice_dyn_dev": lambda: sice_set(root / "sice_dyn_dev", config, limit, skip=limit, seed=1)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--weights", default=None, help="candidate flexhdr weights (a run's best.safetensors)")
@@ -117,10 +130,7 @@ def main() -> int:
         methods += ["ahdrnet_candidate", "ahdrnet_candidate@ecc"]
     if args.methods:
         methods = args.methods.split(",")
-    root = Path(args.sets)
-    makers = {"syn_dyn_val": lambda: synthetic_set(root / "syn_dyn_val"),
-              "sice_dyn_val": lambda: sice_set(root / "sice_dyn_val", args.config, args.limit),
-              "sice_dyn_val5": lambda: sice_set(root / "sice_dyn_val5", args.config, args.limit, frames=5)}
+    makers = set_makers(Path(args.sets), args.config, args.limit)
     wanted = args.only.split(",") if args.only else ["syn_dyn_val", "sice_dyn_val"]
     sets = {name: makers[name]() for name in wanted}
     table = []

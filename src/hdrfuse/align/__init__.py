@@ -53,6 +53,14 @@ def mtb_shift(reference_u8: np.ndarray, moving_u8: np.ndarray, max_bits: int | N
     return int(dx), int(dy)
 
 
+def _small_size(shape: tuple[int, ...], max_side: int) -> tuple[tuple[int, int], float]:
+    """``((width, height), scale)`` of the grey copy at most ``max_side`` long (at least 8 px a side) that
+    ECC searches and ``auto`` checks on."""
+    h, w = shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    return (max(8, round(w * scale)), max(8, round(h * scale))), scale
+
+
 def ecc_homography(
     reference_u8: np.ndarray, moving_u8: np.ndarray, max_side: int = 1024, iterations: int = 200,
     start: tuple[int, int] | None = None,
@@ -65,9 +73,7 @@ def ecc_homography(
     """
     from .._cv import cv2
 
-    h, w = reference_u8.shape[:2]
-    scale = min(1.0, max_side / max(h, w))
-    size = (max(8, round(w * scale)), max(8, round(h * scale)))
+    size, scale = _small_size(reference_u8.shape, max_side)
 
     def prepare(frame: np.ndarray) -> np.ndarray:
         grey = cv2.equalizeHist(_grey_u8(frame))
@@ -131,8 +137,7 @@ def agreement(reference_u8: np.ndarray, moving_u8: np.ndarray, homography: np.nd
     from .._cv import cv2
 
     h, w = reference_u8.shape[:2]
-    scale = min(1.0, max_side / max(h, w))
-    size = (max(8, round(w * scale)), max(8, round(h * scale)))
+    size, _ = _small_size(reference_u8.shape, max_side)
 
     def prepare(frame: np.ndarray) -> np.ndarray:
         grey = cv2.resize(_grey_u8(frame), size, interpolation=cv2.INTER_AREA)
@@ -231,19 +236,18 @@ def _wandered(reference_u8: np.ndarray, moving_u8: np.ndarray, searched: np.ndar
 
 
 def _ecc_checked(reference_u8: np.ndarray, moving_u8: np.ndarray, searched: np.ndarray,
-                 shift: tuple[int, int], size: tuple[int, int], name: str,
+                 shift: np.ndarray, size: tuple[int, int], name: str,
                  failure: str | None = None) -> np.ndarray:
     """Explicit ``ecc``'s homography for one frame: the search's, unless ECC did not converge (``failure``)
-    or its result :func:`_wandered`; then, with a warning naming the frame, the MTB ``shift`` if that passes
-    ``auto``'s check (:func:`_auto_choice`: where ECC fails, MTB's shift often fails too; on the darkest
-    frames of a tripod stack it moved a corner 36-41 px), else the identity."""
+    or its result :func:`_wandered`; then, with a warning naming the frame, the MTB ``shift`` (a homography)
+    if that passes ``auto``'s check (:func:`_auto_choice`: where ECC fails, MTB's shift often fails too; on
+    the darkest frames of a tripod stack it moved a corner 36-41 px), else the identity."""
     if failure is None and not _wandered(reference_u8, moving_u8, searched, size):
         return searched
-    shifted = np.array([[1, 0, -shift[0]], [0, 1, -shift[1]], [0, 0, 1]], dtype=np.float64)
-    fallback = _auto_choice(reference_u8, moving_u8, shifted, size)
+    fallback = _auto_choice(reference_u8, moving_u8, shift, size)
     kept = "the frame as it is" if np.array_equal(fallback, np.eye(3)) else "the MTB shift"
-    motion = corner_motion(searched, size)
-    why = failure or f"ECC's search moved a corner {motion:.0f} px without making the frame agree better"
+    why = failure or (f"ECC's search moved a corner {corner_motion(searched, size):.0f} px without making "
+                      "the frame agree better")
     warnings.warn(f"{name}: {why}; using {kept}", stacklevel=3)
     return fallback
 
@@ -281,22 +285,22 @@ def align(bracket: Bracket, method: str = "none") -> tuple[Bracket, dict[str, np
     for i, frame in enumerate(floats):
         if i != ref:
             dx, dy = mtb_shift(frames_u8[ref], frames_u8[i])
-            homographies[i] = np.array([[1, 0, -dx], [0, 1, -dy], [0, 0, 1]], dtype=np.float64)
+            shift = np.array([[1, 0, -dx], [0, 1, -dy], [0, 0, 1]], dtype=np.float64)
+            homographies[i] = shift
             if method in ("ecc", "auto"):
                 try:
                     searched, failure = ecc_homography(frames_u8[ref], frames_u8[i], start=(dx, dy)), None
                 except RuntimeError as err:  # auto checks the MTB shift like any search, quietly
-                    searched, failure = homographies[i], str(err)
-                homographies[i] = searched
+                    searched, failure = shift, str(err)
                 if method == "ecc":
                     name = bracket.paths[i] or f"frame {i}"
-                    homographies[i] = _ecc_checked(frames_u8[ref], frames_u8[i], searched, (dx, dy),
+                    homographies[i] = _ecc_checked(frames_u8[ref], frames_u8[i], searched, shift,
                                                    bracket.size, name, failure)
-            if method == "auto":
-                homographies[i] = _auto_choice(frames_u8[ref], frames_u8[i], homographies[i], bracket.size)
-                if np.array_equal(homographies[i], np.eye(3)):
-                    out.append(frame)
-                    continue
+                else:
+                    homographies[i] = _auto_choice(frames_u8[ref], frames_u8[i], searched, bracket.size)
+            if method == "auto" and np.array_equal(homographies[i], np.eye(3)):  # left as it is
+                out.append(frame)
+                continue
             frame, inside = _warp(frame, homographies[i])
             covered &= inside
             if times is not None:

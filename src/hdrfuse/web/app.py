@@ -70,7 +70,7 @@ def _histogram(image: np.ndarray, bins: int = 64) -> list[float]:
     return (counts / max(total, 1)).round(5).tolist()
 
 
-def run_job(job: Job, align: str, tonemap: str, device: str = "cpu") -> None:
+def run_job(job: Job, align: str | None, tonemap: str, device: str = "cpu") -> None:
     """Fuse a job's uploaded frames into its folder: result (display JPEG, PNG, TIFF, EXR), input
     previews, maps with legend and histograms. Errors end the job as ``failed`` with one line."""
     from ..api import run_method
@@ -111,7 +111,7 @@ def run_job(job: Job, align: str, tonemap: str, device: str = "cpu") -> None:
         job.result = {
             "kind": result.kind, "frames": bracket.n, "size": list(bracket.size), "reference": bracket.reference,
             "exposure_source": bracket.exposure_source,
-            "align": result.info.get("align", align),
+            "align": result.info["align"],  # the one run_method resolved
             "exposure_times": None if bracket.exposure_times is None else [float(t) for t in bracket.exposure_times],
             "image": "result.jpg", "histogram": _histogram(display), "inputs": inputs, "maps": maps,
             "sheet": "maps/result_maps.jpg" if result.maps else None,
@@ -206,7 +206,7 @@ def create_app(limits: Limits | None = None, device: str = "cpu", workers: int =
             align = str(form.get("align") or "default")
             if align != "default" and align not in ALIGN_METHODS:
                 raise InputError(f"align '{align}' is not one of default, {', '.join(ALIGN_METHODS)}")
-            align = method.align if align == "default" else align  # the method's own (Method.align)
+            align = None if align == "default" else align  # None: run_method runs the method's own
             tonemap = str(form.get("tonemap") or "reinhard")
             if tonemap not in TONEMAPPERS:
                 raise InputError(f"tonemap '{tonemap}' is not one of {', '.join(sorted(TONEMAPPERS))}")
