@@ -49,11 +49,25 @@ def forward(model: torch.nn.Module, args: tuple) -> torch.Tensor:
 def conv_key(event: object) -> str:
     """``cin->cout kxk`` of a convolution event from its recorded input shapes."""
     shapes = getattr(event, "input_shapes", None) or []
+    if event.name == "mkldnn::_convolution_pointwise_":  # (out, x, weight, ...): adds into its first input
+        shapes = shapes[1:]
     if len(shapes) >= 2 and len(shapes[1]) == 4:
         cout, cin, kh, kw = shapes[1]
         size = "x".join(str(s) for s in shapes[0][-2:]) if len(shapes[0]) == 4 else "?"
         return f"{cin}->{cout} {kh}x{kw} @{size}"
     return "?"
+
+
+def fused_conv_flops(event: object) -> float:
+    """FLOPs of one of oneDNN's fused convolutions (``mkldnn::_convolution_pointwise*``, which the residual
+    dense blocks run at inference; the profiler counts none): stride 1, the output as large as the input."""
+    if not event.name.startswith("mkldnn::_convolution_pointwise"):
+        return 0.0
+    shapes = getattr(event, "input_shapes", None) or []
+    if event.name == "mkldnn::_convolution_pointwise_":
+        shapes = shapes[1:]
+    (n, _, h, w), (cout, cin, kh, kw) = shapes[0], shapes[1]
+    return 2.0 * n * h * w * cout * cin * kh * kw
 
 
 def main() -> int:
@@ -103,6 +117,7 @@ def main() -> int:
         parent = getattr(e, "cpu_parent", None)
         if e.name == "aten::conv2d" and not (parent is not None and parent.name == "aten::conv2d"):
             by_shape[conv_key(e)][2] += float(getattr(e, "flops", 0) or 0)
+        by_shape[conv_key(e)][2] += fused_conv_flops(e) if "conv" in e.name else 0.0
     conv_flops = sum(v[2] for v in by_shape.values())
     floor = conv_flops / 1e9 / peak
     precision = ", bf16" if args.bf16 else ""

@@ -369,6 +369,49 @@ def test_dense_block_without_concatenations_equals_the_concatenated_one(dilation
             block.dense[2].conv.weight[:, 12 + 5] += 0.5  # layer 2's weights on the first layer's output
 
 
+@pytest.mark.parametrize("dilation, batch, size, padding", [
+    (1, 2, (17, 23), "zeros"), (2, 3, (9, 30), "zeros"), (1, 1, (1, 1), "zeros"),
+    (2, 2, (33, 40), "replicate"), (1, 1, (16, 19), "replicate")])
+def test_fused_dense_block_equals_the_concatenated_one(dilation: int, batch: int, size: tuple[int, int],
+                                                       padding: str) -> None:
+    """On a channels-last CPU tensor inference runs the whole block as oneDNN convolutions that add into
+    per-layer accumulators (ReLU fused with each layer's last part, the residual added last): the same
+    output as the concatenated form training runs, in fp32 to float rounding and under bf16 autocast to
+    bf16's precision, and as close as the unfused bf16 path; a changed weight shows up in both alike.
+    With replicate padding the outer pixels zero padding changed come from strips: the same output too."""
+    from hdrfuse.models.layers import RDB
+    from hdrfuse.models.flexhdr.model import channels_last
+
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("torch without oneDNN: the fused path does not apply")
+    torch.manual_seed(1)
+    block = RDB(16, 8, 4, dilation=dilation, padding_mode=padding).eval()
+    block = block.to(memory_format=torch.channels_last)
+    x = channels_last(torch.randn(batch, 16, *size))
+    for _ in range(2):
+        trained = block(x).detach()
+        with torch.no_grad():
+            fused = block.fused_inference(x)
+            assert fused is not None and fused.is_contiguous(memory_format=torch.channels_last)
+            torch.testing.assert_close(fused, trained, rtol=1e-5, atol=1e-5)
+            if size != (1, 1):  # (a 1x1 image is both memory orders)
+                assert block.fused_inference(x.contiguous()) is None  # NCHW: the portable path
+            if padding == "replicate":  # too small for the border strips: the portable path
+                assert block.fused_inference(channels_last(x[..., :15, :15])) is None
+            xb = x.bfloat16()
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                fused_bf16 = block.fused_inference(xb)
+                unfused_bf16 = xb + block.fuse(block.dense_inference(xb))
+            exact = block(xb.float())
+            if fused_bf16 is not None:  # None where oneDNN has no bf16 kernels for this CPU
+                assert fused_bf16.dtype == torch.bfloat16
+                err, unfused_err = (float((y.float() - exact).abs().mean())
+                                    for y in (fused_bf16, unfused_bf16))
+                assert err < 0.01 * float(exact.abs().mean()) and err < 1.5 * unfused_err + 1e-3
+            block.dense[3].conv.weight[:, 16 + 8] += 0.5  # layer 3's weights on the second layer's output
+            block.fuse.weight[:, 16 + 3 * 8] -= 0.25  # the fusion's weights on the last layer's output
+
+
 def test_channels_last_streams_give_the_same_network_output() -> None:
     """The engine runs on CPU in channels-last order: ``stream_max`` reduces either memory order to the
     same maximum (and keeps the order it was given), and the whole network gives the same HDR."""

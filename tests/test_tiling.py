@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from hdrfuse.inference import memory_budget, native_bf16, plan_tiles, resolve_bf16, run_tiled, tile_spans
+from hdrfuse.inference import (memory_budget, native_bf16, plan_tiles, resolve_bf16, run_tiled,
+                               tile_precision, tile_spans)
 
 
 @pytest.mark.parametrize("size,tile,overlap,multiple", [(1500, 512, 64, 8), (1000, 512, 64, 8), (513, 512, 64, 8),
@@ -82,7 +83,9 @@ def test_default_tiles_come_from_the_memory_budget(monkeypatch) -> None:  # noqa
     monkeypatch.setattr(engine, "memory_budget", lambda device: 10**12)
     whole = run_method(bracket, "ahdrnet", device="cpu")
     assert whole.info["tile"] == (96, 160)
-    monkeypatch.setattr(engine, "memory_budget", lambda device: 96 * 160 * 4 * 22 + 80 * 80 * 3 * 1_600)
+    precision = tile_precision("torch", resolve_bf16(torch.device("cpu"), None))  # what run_method runs
+    per_pixel = engine.TILE_BYTES[("ahdrnet", "torch", precision)]
+    monkeypatch.setattr(engine, "memory_budget", lambda device: 96 * 160 * 4 * 22 + 80 * 80 * 3 * per_pixel)
     tiled = run_method(bracket, "ahdrnet", device="cpu")
     th, tw = tiled.info["tile"]
     assert th <= 128 and tw <= 128 and (th, tw) != (96, 160)  # tiles no smaller than 128 px
@@ -105,6 +108,10 @@ def test_bf16_tiles_are_planned_with_bf16_memory(monkeypatch) -> None:  # noqa: 
         assert bf16[0] * bf16[1] > 1.5 * fp32[0] * fp32[1], name
         onnx = engine.tile_shape(name, "onnxruntime", size, 3, cpu, None, 64, bf16=True)
         assert onnx[0] * onnx[1] < fp32[0] * fp32[1]
+        # off the CPU the blocks run the unfused path, which needs more memory: smaller tiles
+        gpu = engine.tile_shape(name, "torch", size, 3, torch.device("cuda"), None, 64, bf16=False)
+        assert gpu[0] * gpu[1] * engine.PORTABLE_TILE_BYTES[(name, "fp32")] * 3 <= 2 * 10**9
+        assert gpu[0] * gpu[1] < fp32[0] * fp32[1]
 
 
 @pytest.mark.parametrize(("amx", "avx512_bf16", "native"), [(False, False, False), (True, False, True),

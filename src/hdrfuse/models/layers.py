@@ -76,6 +76,22 @@ def conv(cin: int, cout: int, k: int = 3, stride: int = 1, dilation: int = 1, ac
     return nn.Sequential(*layers)
 
 
+def add_leaky_relu(a: torch.Tensor, b: torch.Tensor, slope: float = 0.2) -> torch.Tensor:
+    """``leaky_relu(a + b, slope)``, ``b`` broadcast to ``a``. At inference it is computed in place in ``a``
+    (which must be the caller's own fresh tensor, e.g. a convolution's output): no new full-size tensors,
+    two passes over memory instead of four, where FlexHDR's streams spend much of their non-convolution time.
+
+    Example:
+        >>> import torch
+        >>> a, b = torch.tensor([-1.0, 1.0]), torch.tensor([0.5])
+        >>> add_leaky_relu(a, b)
+        tensor([-0.1000,  1.5000])
+    """
+    if torch.is_grad_enabled() or torch.promote_types(a.dtype, b.dtype) != a.dtype:
+        return F.leaky_relu(a + b, slope)
+    return F.leaky_relu_(a.add_(b), slope)
+
+
 def cat_channels(parts: list[torch.Tensor]) -> torch.Tensor:
     """``torch.cat(parts, dim=1)`` of ``[B, C, H, W]`` tensors, channels-last when they are.
 
@@ -101,6 +117,9 @@ class DenseLayer(nn.Module):
         return cat_channels([x, F.relu(self.conv(x))])
 
 
+_FUSED_REFUSED: set[torch.dtype] = set()  # dtypes oneDNN refused on this CPU (RDB.fused_inference)
+
+
 class RDB(nn.Module):
     """Residual dense block (Zhang et al. 2018); dilated when ``dilation > 1`` (as in AHDRNet's DRDB)."""
 
@@ -113,9 +132,88 @@ class RDB(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
-        if torch.is_grad_enabled() or exporting or self.dense[0].conv.padding_mode != "zeros":
+        if torch.is_grad_enabled() or exporting:
+            return x + self.fuse(self.dense(x))
+        fused = self.fused_inference(x)
+        if fused is not None:
+            return fused
+        if self.dense[0].conv.padding_mode != "zeros":
             return x + self.fuse(self.dense(x))
         return x + self.fuse(self.dense_inference(x))
+
+    def fused_inference(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The whole block, ``x + fuse(dense(x))``, as oneDNN convolutions that add into their outputs in
+        place; ``None`` where that path does not apply (not a channels-last CPU tensor, no oneDNN, a dtype
+        or CPU it refuses), and the caller runs :meth:`dense_inference`.
+
+        As in :meth:`dense_inference`, layer ``i``'s convolution of ``[x, o_1, ..., o_{i-1}]`` is the sum
+        of its convolutions of the parts, but here each layer has its own dense accumulator: every part is
+        convolved into each later layer's accumulator by a convolution that adds to it in place (oneDNN's
+        binary post-op), the last with the ReLU fused, and the 1x1 fusion is accumulated the same way (the
+        residual ``x`` added last, so bf16 rounds the sums at the fusion's scale, not ``x``'s). No channel
+        slices, no concatenation, no separate element-wise passes: at 3 x 424x512 one FlexHDR block ran
+        1.4x (fp32) and 1.8x (bf16) faster than :meth:`dense_inference` (docs/BENCHMARKS.md, tenth session).
+        Same weights, same FLOPs.
+
+        Replicate padding (``twophase``'s blocks): oneDNN pads with zeros, which changes only the outer
+        ``m`` pixels of the output (``m``: the layers' paddings summed), so those are recomputed by the
+        concatenated form on ``2m``-pixel strips along the four sides (frames at least ``4m`` a side).
+        """
+        if x.device.type != "cpu" or not torch.backends.mkldnn.is_available() or x.dim() != 4:
+            return None
+        if not x.is_contiguous(memory_format=torch.channels_last):
+            return None
+        dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
+        if dtype not in (torch.float32, torch.bfloat16) or dtype in _FUSED_REFUSED:
+            return None
+        margin = sum(conv.padding[0] for conv in (layer.conv for layer in self.dense))
+        replicate = self.dense[0].conv.padding_mode == "replicate"
+        if self.dense[0].conv.padding_mode not in ("zeros", "replicate") or (
+                replicate and min(x.shape[-2:]) < 4 * margin):
+            return None
+        try:
+            out = self._fused(x.to(dtype), dtype)
+        except RuntimeError:  # e.g. oneDNN without bf16 kernels for this CPU: the portable path instead
+            _FUSED_REFUSED.add(dtype)
+            return None
+        if replicate:  # zero padding changed only the outer `margin` pixels: those from replicate strips
+            x = x.to(dtype)
+            m = margin
+
+            def strip(part: torch.Tensor) -> torch.Tensor:
+                return (part + self.fuse(self.dense(part))).to(dtype)
+
+            out[..., :m, :] = strip(x[..., : 2 * m, :])[..., :m, :]
+            out[..., -m:, :] = strip(x[..., -2 * m :, :])[..., -m:, :]
+            out[..., :, :m] = strip(x[..., :, : 2 * m])[..., :, :m]
+            out[..., :, -m:] = strip(x[..., :, -2 * m :])[..., :, -m:]
+        return out
+
+    def _fused(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        conv_ = torch.ops.mkldnn._convolution_pointwise.default
+        conv_add_ = torch.ops.mkldnn._convolution_pointwise_.binary  # adds into its first argument
+        layers = [layer.conv for layer in self.dense]
+        sizes = [x.shape[1]] + [conv.out_channels for conv in layers]
+        starts = [sum(sizes[:k]) for k in range(len(sizes))]
+        pad, dil, one = list(layers[0].padding), list(layers[0].dilation), [1, 1]
+
+        def part(weight: torch.Tensor, k: int) -> torch.Tensor:  # the weights on input part k
+            w = weight[:, starts[k] : starts[k] + sizes[k]]
+            return w.to(dtype).contiguous(memory_format=torch.channels_last)
+
+        def bias(layer: nn.Conv2d) -> torch.Tensor | None:
+            return None if layer.bias is None else layer.bias.to(dtype)
+
+        accs = [conv_(x, part(conv.weight, 0), bias(conv), pad, one, dil, 1, "relu" if i == 0 else "none", [],
+                      None) for i, conv in enumerate(layers)]
+        out = conv_(x, part(self.fuse.weight, 0), bias(self.fuse), [0, 0], one, one, 1, "none", [], None)
+        for k in range(1, len(sizes)):  # part k: layer k's output, now complete (ReLU applied)
+            for i in range(k, len(layers)):  # into each later layer, the ReLU with its last part
+                conv_add_(accs[i], accs[k - 1], part(layers[i].weight, k), None, pad, one, dil, 1, "add",
+                          None, "relu" if i == k else None, [], None)
+            conv_add_(out, accs[k - 1], part(self.fuse.weight, k), None, [0, 0], one, one, 1, "add", None,
+                      None, [], None)
+        return out.add_(x)  # the residual last: in bf16, each add rounds to the accumulator's magnitude
 
     def dense_inference(self, x: torch.Tensor) -> torch.Tensor:
         """``self.dense(x)`` without growing concatenations (inference only: it writes in place).

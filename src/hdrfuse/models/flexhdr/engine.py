@@ -15,13 +15,21 @@ from ..shipped import load_model
 from .model import channels_last
 
 
-TILE_BYTES = {("flexhdr", "torch", "fp32"): 2_200, ("flexhdr", "torch", "bf16"): 1_200,
+TILE_BYTES = {("flexhdr", "torch", "fp32"): 1_520, ("flexhdr", "torch", "bf16"): 900,
               ("flexhdr", "onnxruntime", "fp32"): 4_900,
-              ("ahdrnet", "torch", "fp32"): 1_800, ("ahdrnet", "torch", "bf16"): 800,
+              ("ahdrnet", "torch", "fp32"): 1_100, ("ahdrnet", "torch", "bf16"): 570,
               ("ahdrnet", "onnxruntime", "fp32"): 4_700}
 """Working memory per tile pixel and frame of one forward pass, by backend and precision
-(``benchmarks/tile_memory.py`` measures it, 3 frames, the shipped weights: flexhdr 2.04 / 1.08 KB with torch
-in fp32 / bf16, 4.49 KB with ONNX Runtime; ahdrnet 1.63 / 0.73 / 4.34 KB; these add ~8 % headroom)."""
+(``benchmarks/tile_memory.py`` measures it, 3 frames, the shipped weights, on CPU, where the residual dense
+blocks run as fused in-place convolutions (:meth:`~hdrfuse.models.layers.RDB.fused_inference`): flexhdr
+1.40 / 0.82 KB with torch in fp32 / bf16, 4.49 KB with ONNX Runtime; ahdrnet 1.01 / 0.52 / 4.34 KB; these
+add ~8 % headroom)."""
+
+PORTABLE_TILE_BYTES = {("flexhdr", "fp32"): 2_200, ("flexhdr", "bf16"): 1_200,
+                       ("ahdrnet", "fp32"): 1_800, ("ahdrnet", "bf16"): 800}
+"""The same for torch off the CPU (CUDA, MPS), where the blocks run
+:meth:`~hdrfuse.models.layers.RDB.dense_inference` (measured on CPU with that path: flexhdr 2.04 /
+1.08 KB, ahdrnet 1.63 / 0.73 KB; plus ~8 %)."""
 
 MAP_KEYS = ("attention", "uncertainty", "confidence", "weights", "gate")
 """The networks' maps returned beside the HDR (per frame; ahdrnet: attention of the non-reference frames;
@@ -178,8 +186,11 @@ def tile_shape(name: str, backend: str, size: tuple[int, int], n: int, device: t
     if refines:
         fixed += h * w * 4 * (3 + 1 + 3 * n)  # base, ghost mask, frames' worth (see above)
     budget = memory_budget(device) - fixed
-    return plan_tiles(size, TILE_BYTES[(name, backend, tile_precision(backend, bf16))] * n, budget, overlap,
-                      multiple=8)
+    precision = tile_precision(backend, bf16)
+    per_pixel = TILE_BYTES[(name, backend, precision)]
+    if backend == "torch" and device.type != "cpu":
+        per_pixel = PORTABLE_TILE_BYTES[(name, precision)]
+    return plan_tiles(size, per_pixel * n, budget, overlap, multiple=8)
 
 
 def _onnx_forward(session: object, name: str, frames: torch.Tensor, ev: torch.Tensor,

@@ -28,7 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...classical.tonemap import mu_law
-from ..layers import RDB, cat_channels, conv, pad_to_multiple
+from ..layers import RDB, add_leaky_relu, cat_channels, conv, pad_to_multiple
 
 GAMMA = 2.2
 
@@ -74,7 +74,7 @@ class Share(nn.Module):
         pooled = stream_max(x)
         own = F.conv2d(x.flatten(0, 1), layer.weight[:, :c].contiguous(), layer.bias, padding=1)
         shared = F.conv2d(pooled, layer.weight[:, c:].contiguous(), None, padding=1)
-        return F.leaky_relu(own.view(b, n, c, h, w) + shared.unsqueeze(1), 0.2)
+        return add_leaky_relu(own.view(b, n, c, h, w), shared.unsqueeze(1))
 
 
 def stream_max(x: torch.Tensor) -> torch.Tensor:
@@ -150,7 +150,7 @@ class ResBlock(nn.Module):
         self.body = nn.Sequential(conv(channels, channels), conv(channels, channels, act=False))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.leaky_relu(x + self.body(x), 0.2)
+        return add_leaky_relu(self.body(x), x)
 
 
 class FlowNet(nn.Module):
@@ -273,7 +273,7 @@ class AttentionNet(nn.Module):
         own = cat_channels([fw.flatten(0, 1), u.flatten(0, 1), ew.flatten(0, 1)])
         own = F.conv2d(own, torch.cat([wt[:, :c], wt[:, 2 * c :]], dim=1), layer.bias, padding=1)
         shared = F.conv2d(fr, wt[:, c : 2 * c].contiguous(), None, padding=1)
-        return F.leaky_relu(own.view(b, n, c, h, w) + shared.unsqueeze(1), 0.2)
+        return add_leaky_relu(own.view(b, n, c, h, w), shared.unsqueeze(1))
 
 
 class MergeNet(nn.Module):
