@@ -111,4 +111,4 @@ def run_tiled(
             if progress:
                 progress(done, total)
     assert acc is not None  # at least one tile ran
-    return acc / norm.clamp_min(1e-8)
+    return acc.div_(norm.clamp_min_(1e-8))  # in place: no second full-size accumulator at the end

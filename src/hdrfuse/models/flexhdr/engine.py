@@ -182,7 +182,9 @@ def tile_shape(name: str, backend: str, size: tuple[int, int], n: int, device: t
     h, w = size
     if tile is not None:
         return (h, w) if tile == 0 else (int(tile), int(tile))
-    fixed = h * w * 4 * (3 * n + (4 + 3 * n) + 3)  # frames, accumulators (HDR, maps, weights), output
+    # frames; accumulators: HDR 3, tile weights 1, maps up to 4n + 1 (attention, uncertainty, confidence and
+    # blend weights per frame, the gate); output
+    fixed = h * w * 4 * (3 * n + (4 + 4 * n + 1) + 3)
     if refines:
         fixed += h * w * 4 * (3 + 1 + 3 * n)  # base, ghost mask, frames' worth (see above)
     budget = memory_budget(device) - fixed

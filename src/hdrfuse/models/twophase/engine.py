@@ -13,10 +13,15 @@ from ...methods import Result
 from ..shipped import load_model
 from .amnet import TwoPhase, select_inputs
 
-TILE_BYTES = {("torch", "fp32"): 2_550, ("torch", "bf16"): 1_650, ("onnxruntime", "fp32"): 5_500}
+TILE_BYTES = {("torch", "fp32"): 2_150, ("torch", "bf16"): 1_370, ("onnxruntime", "fp32"): 5_500}
 """Working memory per tile pixel of AMNet's forward pass, the larger phase, by backend and precision
-(``benchmarks/tile_memory.py``: 2.35 / 1.50 KB with torch in fp32 / bf16, 5.07 KB with ONNX Runtime; these
-add ~8 % headroom)."""
+(``benchmarks/tile_memory.py``, on CPU, where the residual dense blocks run fused,
+:meth:`~hdrfuse.models.layers.RDB.fused_inference`: 1.99 / 1.26 KB with torch in fp32 / bf16, 5.07 KB with
+ONNX Runtime; these add ~8 % headroom). Off the CPU torch plans with the unfused path's figures
+(:data:`PORTABLE_TILE_BYTES`)."""
+
+PORTABLE_TILE_BYTES = {"fp32": 2_550, "bf16": 1_650}
+"""torch off the CPU (CUDA, MPS): the unfused blocks (measured on CPU: 2.35 / 1.50 KB, plus ~8 %)."""
 
 BORDER_MARGIN = 8
 """Pixels of reflected image added around the frames before the networks and cut after."""
@@ -57,8 +62,11 @@ def fuse_twophase(
     use_bf16 = resolve_bf16(device, bf16)
     if tile is None:  # frames, the intermediate, the output and its weights stay whole
         budget = memory_budget(device) - hp * wp * 4 * (3 * bracket.n + 3 + 4 + 3)
-        tiles = plan_tiles((hp, wp), TILE_BYTES[(which, tile_precision(which, use_bf16))], budget, overlap,
-                           multiple=4)
+        precision = tile_precision(which, use_bf16)
+        per_pixel = TILE_BYTES[(which, precision)]
+        if which == "torch" and device.type != "cpu":
+            per_pixel = PORTABLE_TILE_BYTES[precision]
+        tiles = plan_tiles((hp, wp), per_pixel, budget, overlap, multiple=4)
     else:
         tiles = (hp, wp) if tile == 0 else (int(tile), int(tile))
     fmt = torch.channels_last
