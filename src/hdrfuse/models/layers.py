@@ -53,11 +53,17 @@ def conv2d_replicate(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
     def strip(part: torch.Tensor) -> torch.Tensor:
         return F.conv2d(F.pad(part, (p, p, p, p), mode="replicate"), weight, bias, dilation=dilation)
 
-    out = F.conv2d(x, weight, bias, padding=p, dilation=dilation)
-    out[..., :p, :] = strip(x[..., : 2 * p, :])[..., :p, :]
-    out[..., -p:, :] = strip(x[..., -2 * p :, :])[..., -p:, :]
-    out[..., :, :p] = strip(x[..., :, : 2 * p])[..., :, :p]
-    out[..., :, -p:] = strip(x[..., :, -2 * p :])[..., :, -p:]
+    return replace_border(F.conv2d(x, weight, bias, padding=p, dilation=dilation), x, p, strip)
+
+
+def replace_border(out: torch.Tensor, x: torch.Tensor, m: int, strip) -> torch.Tensor:  # noqa: ANN001
+    """``out`` (computed from ``x`` with zero padding, wrong only in its outer ``m`` pixels) with those
+    pixels replaced by ``strip`` (the replicate-padded computation, size-preserving) of the ``2m``-pixel
+    strips of ``x`` along its four sides; in place."""
+    out[..., :m, :] = strip(x[..., : 2 * m, :])[..., :m, :]
+    out[..., -m:, :] = strip(x[..., -2 * m :, :])[..., -m:, :]
+    out[..., :, :m] = strip(x[..., :, : 2 * m])[..., :, :m]
+    out[..., :, -m:] = strip(x[..., :, -2 * m :])[..., :, -m:]
     return out
 
 
@@ -171,23 +177,16 @@ class RDB(nn.Module):
         if self.dense[0].conv.padding_mode not in ("zeros", "replicate") or (
                 replicate and min(x.shape[-2:]) < 4 * margin):
             return None
+        x = x.to(dtype)
         try:
-            out = self._fused(x.to(dtype), dtype)
+            out = self._fused(x, dtype)
         except RuntimeError:  # e.g. oneDNN without bf16 kernels for this CPU: the portable path instead
             _FUSED_REFUSED.add(dtype)
             return None
-        if replicate:  # zero padding changed only the outer `margin` pixels: those from replicate strips
-            x = x.to(dtype)
-            m = margin
-
-            def strip(part: torch.Tensor) -> torch.Tensor:
-                return (part + self.fuse(self.dense(part))).to(dtype)
-
-            out[..., :m, :] = strip(x[..., : 2 * m, :])[..., :m, :]
-            out[..., -m:, :] = strip(x[..., -2 * m :, :])[..., -m:, :]
-            out[..., :, :m] = strip(x[..., :, : 2 * m])[..., :, :m]
-            out[..., :, -m:] = strip(x[..., :, -2 * m :])[..., :, -m:]
-        return out
+        if not replicate:
+            return out
+        # zero padding changed only the outer `margin` pixels: those from replicate-padded strips
+        return replace_border(out, x, margin, lambda part: (part + self.fuse(self.dense(part))).to(dtype))
 
     def _fused(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         conv_ = torch.ops.mkldnn._convolution_pointwise.default
