@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+import hdrfuse  # noqa: F401 - first: it sets torch's allocator options (huge pages) as the command does
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 

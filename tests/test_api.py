@@ -54,3 +54,18 @@ def test_resolve_device() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(InputError, match="no CUDA GPU"):
             resolve_device("cuda")
+
+
+def test_importing_hdrfuse_asks_torch_for_huge_pages_unless_the_user_chose() -> None:
+    """``import hdrfuse`` sets ``THP_MEM_ALLOC_ENABLE=1`` (torch backs large CPU tensors with transparent huge
+    pages: the learned engines' page faults, docs/BENCHMARKS.md) and keeps a value the user set."""
+    import os
+    import subprocess
+    import sys
+
+    probe = "import os, hdrfuse; print(os.environ['THP_MEM_ALLOC_ENABLE'])"
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    unset = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    kept = subprocess.run([sys.executable, "-c", probe], env={**env, "THP_MEM_ALLOC_ENABLE": "0"},
+                          capture_output=True, text=True, check=True)
+    assert (unset.stdout.strip(), kept.stdout.strip()) == ("1", "0")

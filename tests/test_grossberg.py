@@ -140,3 +140,29 @@ def test_gamma_prior_is_the_display_curve() -> None:
     prior = gamma_prior(2.2)
     codes = np.array([1, 64, 128, 255])
     np.testing.assert_allclose(np.exp(prior[codes]), (codes / 255.0) ** 2.2, rtol=1e-12)
+
+
+@pytest.mark.parametrize("degenerate", [False, True])
+def test_sparse_normal_equations_equal_a_dense_least_squares_solve(degenerate: bool) -> None:
+    """The calibration's solver sums the normal equations from each data row's three non-zeros; it must give
+    numpy's dense least-squares answer, robust row weights included. With no smoothness or anchor rows and
+    codes no row touches, the normal equations are singular: the dense minimum-norm solve runs instead."""
+    from hdrfuse.classical.grossberg2003 import _least_squares
+
+    rng = np.random.default_rng(3)
+    n = 400
+    z = rng.integers(20, 120 if degenerate else 250, n)
+    lo = np.minimum(z + rng.integers(1, 60, n), 254 if not degenerate else 180)
+    cols = np.stack([lo, lo + 1, z], axis=1)
+    vals = np.stack([rng.random(n), rng.random(n), -rng.random(n) - 0.5], axis=1)
+    target, robust = rng.normal(size=n), rng.random(n) + 0.1
+    fixed = np.zeros((0, 256)) if degenerate else rng.normal(size=(255, 256))
+    fixed_target = rng.normal(size=len(fixed))
+    dense = np.zeros((n, 256))
+    np.add.at(dense, (np.arange(n)[:, None], cols), vals * robust[:, None])
+    want, *_ = np.linalg.lstsq(np.concatenate([dense, fixed]),
+                               np.concatenate([target * robust, fixed_target]), rcond=None)
+    got = _least_squares(cols, vals, target, robust, fixed, fixed_target)
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
+    if degenerate:  # the untouched codes stay at the minimum norm's 0
+        assert np.abs(got[200:]).max() < 1e-12

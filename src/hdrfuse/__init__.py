@@ -11,11 +11,19 @@ Names are imported on first use, so ``import hdrfuse`` (and the ``hdrfuse`` comm
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 from .errors import HdrfuseError, InputError
 
 __version__ = "0.1.0"
+
+# torch's CPU allocator backs tensors of 2 MB and more with transparent huge pages when this is set (Linux;
+# read once, at torch's first allocation, so it must be set before that). Without it every large
+# intermediate of a network's forward pass is fresh 4 KB pages that the kernel faults in and zeroes one by
+# one: on this project's reference CPU that was a fifth of the learned engines' CPU time (docs/BENCHMARKS.md,
+# "Huge pages"). A value the user set, "0" included, is kept.
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 _EXPORTS = {
     "fuse": "api", "fuse_files": "api", "run_method": "api",

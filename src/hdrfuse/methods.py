@@ -263,7 +263,9 @@ def _reference(bracket: Bracket, device: torch.device) -> Result:
     else:
         frames_u8 = bracket.uint8_frames()
         response = calibrate_response(frames_u8, times)  # [256, 3]: the exposure E * t of each code
-        hdr = response[frames_u8[ref], np.arange(3)] / np.float32(times[ref])
+        from ._cv import lookup
+
+        hdr = lookup(response, frames_u8[ref]) / np.float32(times[ref])
     return Result(image=np.ascontiguousarray(hdr, dtype=np.float32), kind="hdr",
                   info={"exposure_times": times, "reference": ref})
 

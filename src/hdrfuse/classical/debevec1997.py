@@ -83,7 +83,11 @@ def hat_weights() -> np.ndarray:
 
 def log_exposure(frame_u8: np.ndarray, t: float, log_response: np.ndarray) -> np.ndarray:
     """``ln f^-1(Z) - ln t``: one frame's estimate of log radiance per pixel and channel (float32)."""
-    return log_response[frame_u8, np.arange(3)] - np.float32(np.log(t))
+    from .._cv import lookup
+
+    out = lookup(log_response, frame_u8)
+    out -= np.float32(np.log(t))  # in place: the same values as the table's dtype minus a float32
+    return out
 
 
 def weighted_log_sum(frames_u8: list[np.ndarray], times: np.ndarray, log_response: np.ndarray,
@@ -91,12 +95,14 @@ def weighted_log_sum(frames_u8: list[np.ndarray], times: np.ndarray, log_respons
     """Numerator and denominator of the paper's equation 6: ``sum_j w(Z_j) (ln f^-1(Z_j) - ln t_j)`` and
     ``sum_j w(Z_j)``, each HxWx3 float32. ``frame_weights [N, H, W]`` multiplies each frame's hat weight
     (ghost masks: 0 where a frame must not count)."""
+    from .._cv import lookup
+
     weights = hat_weights()
     shape = frames_u8[0].shape
     num = np.zeros(shape, np.float32)
     den = np.zeros(shape, np.float32)
     for j, (frame, t) in enumerate(zip(frames_u8, times)):
-        w = weights[frame]
+        w = lookup(weights, frame)
         if frame_weights is not None:
             w = w * frame_weights[j][..., None]
         num += w * log_exposure(frame, t, log_response)

@@ -76,21 +76,20 @@ def ghost_masks(frames_u8: list[np.ndarray], reference: int, tolerance: float = 
     multiplied by the mapping's slope where it exceeds 1; ``grow``: dilation radius in pixels;
     ``feather``: Gaussian sigma of the soft edge.
     """
-    from .._cv import cv2
+    from .._cv import cv2, lookup
 
     ref = frames_u8[reference]
     masks = np.zeros((len(frames_u8),) + ref.shape[:2], np.float32)
     ref_high = ref >= 250
     ref_low = ref <= 5
-    channel = np.arange(3)
     for i, frame in enumerate(frames_u8):
         if i == reference:
             continue
         table, low, high = intensity_mapping(ref, frame)
-        pred = table[ref, channel]
+        pred = lookup(table, ref)
         pred = np.where(ref_high, np.minimum(pred, low), pred)
         pred = np.where(ref_low, np.maximum(pred, high), pred)
-        tol = np.float32(tolerance) * np.maximum(np.gradient(table, axis=0)[ref, channel], 1.0)
+        tol = np.float32(tolerance) * np.maximum(lookup(np.gradient(table, axis=0), ref), 1.0)
         reading = frame.astype(np.float32)
         diff = np.abs(reading - pred)
         clipped = (reading >= 250) & (pred >= 250 - tol) | (reading <= 5) & (pred <= 5 + tol)
@@ -221,8 +220,9 @@ def encode_through_response(frames_u8: list[np.ndarray], response: np.ndarray,
     True
     """
     curve = np.power(np.clip(response / response[255:256], 0.0, 1.0), 1.0 / gamma).astype(np.float32)
-    channel = np.arange(3)
-    return np.stack([curve[f.astype(np.intp), channel] for f in frames_u8]).astype(np.float32)
+    from .._cv import lookup
+
+    return np.stack([lookup(curve, f if f.dtype == np.uint8 else f.astype(np.intp)) for f in frames_u8])
 
 
 def midtones(reference: np.ndarray) -> np.ndarray:

@@ -183,15 +183,18 @@ def _solve(z: np.ndarray, tau: np.ndarray, rhs: np.ndarray, weight: np.ndarray, 
     """Least-squares ``g [256]``: data rows ``w (g(tau) - g(z)) = w rhs`` (``g`` linear between codes),
     smoothness rows ``lambda hat(z) (g(z-1) - 2 g(z) + g(z+1))`` equal to the same second difference of
     ``prior`` (0 without one), ``g(128) = 0``; float64, then ``iterations`` reweighted solves that discount
-    outlying data rows."""
+    outlying data rows.
+
+    Each data row has three non-zeros, so the ``256 x 256`` normal equations are summed from them directly
+    and solved by Cholesky (a dense least-squares solve of the ``(rows + 255) x 256`` system was about
+    half of the classical base the HDR networks refine: ~0.26 s per solve at 3 frames, against ~2 ms). The
+    system is well conditioned by its smoothness and anchor rows; where the factorisation still fails
+    (a degenerate set of rows) the dense minimum-norm solve runs instead."""
     n = len(z)
     lo = np.clip(np.floor(tau).astype(int), 0, 254)
     frac = tau - lo
-    data = np.zeros((n, 256))
-    rows = np.arange(n)
-    np.add.at(data, (rows, lo), weight * (1 - frac))
-    np.add.at(data, (rows, lo + 1), weight * frac)
-    np.add.at(data, (rows, z.astype(int)), -weight)
+    cols = np.stack([lo, lo + 1, z.astype(int)], axis=1)  # [n, 3]: the non-zeros of each data row
+    vals = np.stack([weight * (1 - frac), weight * frac, -weight], axis=1)
     # the smoothness of one code weighs as much as the squared data weight of an average code, times lambda
     scale = smoothness * np.sqrt(max(float(np.square(weight).sum()) / 256.0, 1e-12))
     inner = np.arange(1, 255)
@@ -202,17 +205,42 @@ def _solve(z: np.ndarray, tau: np.ndarray, rhs: np.ndarray, weight: np.ndarray, 
     smooth *= (scale * np.maximum(hat[inner], 1.0 / 128.0))[:, None]
     anchor = np.zeros((1, 256))
     anchor[0, 128] = np.sqrt(float(np.square(weight).sum()))
-    matrix = np.concatenate([data, smooth, anchor])
+    fixed = np.concatenate([smooth, anchor])
     bend = np.zeros(254) if prior is None else smooth @ prior  # the prior's own second differences
-    target = np.concatenate([weight * rhs, bend, np.zeros(1)])
-    g, *_ = np.linalg.lstsq(matrix, target, rcond=None)
+    fixed_target = np.concatenate([bend, np.zeros(1)])
+    robust = np.ones(n)
+    g = _least_squares(cols, vals, weight * rhs, robust, fixed, fixed_target)
     # iteratively reweighted: a code that a flat moving object fills (its median is the object's, not the
     # scene's) disagrees with all the other equations; Cauchy weights on residuals over 3x their MAD
     for _ in range(iterations):
-        residual = (data @ g - weight * rhs) / np.maximum(weight, 1e-12)
+        residual = ((vals * g[cols]).sum(axis=1) - weight * rhs) / np.maximum(weight, 1e-12)
         spread = 3.0 * max(float(np.median(np.abs(residual))), 1e-3)
         robust = 1.0 / np.sqrt(1.0 + np.square(residual / spread))
-        matrix[:n] = data * robust[:, None]
-        target[:n] = weight * rhs * robust
-        g, *_ = np.linalg.lstsq(matrix, target, rcond=None)
+        g = _least_squares(cols, vals, weight * rhs, robust, fixed, fixed_target)
+    return g
+
+
+def _least_squares(cols: np.ndarray, vals: np.ndarray, target: np.ndarray, robust: np.ndarray,
+                   fixed: np.ndarray, fixed_target: np.ndarray) -> np.ndarray:
+    """``argmin |R (D g - target)|^2 + |F g - fixed_target|^2`` over ``g [256]``: ``D``'s rows given by
+    their three non-zeros (``cols``, ``vals`` ``[n, 3]``), ``R = diag(robust)``, ``F`` dense."""
+    rows = vals * robust[:, None]  # R D, still three non-zeros per row
+    pairs = (cols[:, :, None] * 256 + cols[:, None, :]).ravel()
+    products = (rows[:, :, None] * rows[:, None, :]).ravel()
+    gram = np.bincount(pairs, products, minlength=65536).reshape(256, 256)
+    gram += fixed.T @ fixed
+    right = np.bincount(cols.ravel(), (rows * (target * robust)[:, None]).ravel(), minlength=256)
+    right += fixed.T @ fixed_target
+    from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
+    try:
+        g = cho_solve(cho_factor(gram), right)
+        if np.isfinite(g).all():
+            return g
+    except LinAlgError:
+        pass
+    dense = np.zeros((len(cols), 256))
+    np.add.at(dense, (np.arange(len(cols))[:, None], cols), rows)
+    g, *_ = np.linalg.lstsq(np.concatenate([dense, fixed]), np.concatenate([target * robust, fixed_target]),
+                            rcond=None)
     return g
