@@ -169,6 +169,21 @@ def merge_linear(frames: list[np.ndarray], times: np.ndarray) -> np.ndarray:
     return np.exp(log_e).astype(np.float32)
 
 
+def channel_mean(x: np.ndarray) -> np.ndarray:
+    """``x.mean(-1)`` of an ``HxWxC`` float array with the same values (numpy reduces a short last axis in
+    order, then divides by ``C``), as ``C - 1`` whole-image adds: 2-3x faster than the strided reduction.
+
+        >>> x = np.random.default_rng(0).random((4, 5, 3), dtype=np.float32)
+        >>> bool((channel_mean(x) == x.mean(-1)).all())
+        True
+    """
+    total = x[..., 0].copy()
+    for c in range(1, x.shape[-1]):
+        total += x[..., c]
+    total /= x.shape[-1]
+    return total
+
+
 def weight_shares(frames: list[np.ndarray], linear: bool = False) -> np.ndarray:
     """Each frame's share of the merge per pixel, ``[N, H, W]`` float32 summing to 1 over frames (the hat
     weights averaged over channels; pixels no frame weighs are split evenly): the ``weights`` map.
@@ -182,7 +197,9 @@ def weight_shares(frames: list[np.ndarray], linear: bool = False) -> np.ndarray:
             hats.append(np.where((z > 0) & (z < CLIP_LINEAR), np.minimum(v, 1.0 - v), 0.0).mean(-1))
         w = np.stack(hats).astype(np.float32)
     else:
-        w = np.stack([hat_weights()[f].mean(-1) for f in frames])
+        from .._cv import lookup
+
+        w = np.stack([channel_mean(lookup(hat_weights(), f)) for f in frames])
     total = w.sum(0, keepdims=True)
     return np.where(total > 0, w / np.maximum(total, 1e-12), 1.0 / len(frames)).astype(np.float32)
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .debevec1997 import calibrate_response, log_exposure, weighted_log_sum
+from .debevec1997 import calibrate_response, channel_mean, log_exposure, weighted_log_sum
 from .grossberg2003 import conditional_medians, joint_histogram
 
 
@@ -233,7 +233,7 @@ def midtones(reference: np.ndarray) -> np.ndarray:
     >>> midtones(np.array([[[0.05] * 3, [0.5] * 3, [0.95] * 3]])).tolist()
     [[False, True, False]]
     """
-    level = reference.mean(axis=-1)
+    level = channel_mean(reference) if reference.dtype.kind == "f" else reference.mean(axis=-1)
     return (level > 0.1) & (level < 0.9)
 
 
