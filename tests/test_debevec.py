@@ -117,3 +117,23 @@ def test_response_calibration_does_not_depend_on_the_thread_count() -> None:
         curves.append(np.array(out.stdout.split(), dtype=np.float64))
     assert curves[0].shape == (256,)
     assert np.array_equal(curves[0], curves[1])
+
+
+def test_table_lookup_equals_numpy_indexing() -> None:
+    """``_cv.lookup`` (cv2.LUT on 8-bit codes) gives numpy's fancy indexing, value for value and dtype for
+    dtype: per-channel and shared tables, float32 and float64; other code types take numpy's path."""
+    from hdrfuse._cv import lookup
+    from hdrfuse.classical.debevec1997 import channel_mean
+
+    rng = np.random.default_rng(5)
+    codes = rng.integers(0, 256, (37, 53, 3)).astype(np.uint8)
+    for dtype in (np.float32, np.float64):
+        table = rng.normal(size=(256, 3)).astype(dtype)
+        got = lookup(table, codes)
+        assert got.dtype == dtype and np.array_equal(got, table[codes, np.arange(3)])
+        shared = table[:, 0].copy()
+        assert np.array_equal(lookup(shared, codes), shared[codes])
+        assert np.array_equal(channel_mean(got), got.mean(-1))
+    wide = codes.astype(np.uint16) * 200  # 16-bit codes: a 65536-entry table, numpy's indexing
+    big = rng.normal(size=(65536, 3)).astype(np.float32)
+    assert np.array_equal(lookup(big, wide), big[wide, np.arange(3)])
