@@ -128,5 +128,23 @@ def tile_precision(backend: str, bf16: bool) -> str:
     return "bf16" if bf16 and backend == "torch" else "fp32"
 
 
+def tile_bytes(measured: dict[tuple[str, str, str], int], portable: dict[tuple[str, str], int], name: str,
+               backend: str, device: torch.device, bf16: bool) -> int:
+    """Working memory per tile pixel of engine ``name`` from its two tables: ``measured[(name, backend,
+    precision)]`` (on the CPU, where the residual dense blocks run fused), or ``portable[(name, precision)]``
+    for torch off the CPU, where they run unfused and need more.
+
+    >>> measured, portable = {("net", "torch", "bf16"): 900}, {("net", "bf16"): 1200}
+    >>> tile_bytes(measured, portable, "net", "torch", torch.device("cpu"), True)
+    900
+    >>> tile_bytes(measured, portable, "net", "torch", torch.device("cuda"), True)
+    1200
+    """
+    precision = tile_precision(backend, bf16)
+    if backend == "torch" and device.type != "cpu":
+        return portable[(name, precision)]
+    return measured[(name, backend, precision)]
+
+
 __all__ = ["BACKENDS", "available_memory", "memory_budget", "native_bf16", "plan_tiles", "resolve_backend",
-           "resolve_bf16", "run_tiled", "tile_precision", "tile_spans"]
+           "resolve_bf16", "run_tiled", "tile_bytes", "tile_precision", "tile_spans"]

@@ -9,7 +9,7 @@ import torch
 
 from ...bracket import Bracket
 from ...inference import (memory_budget, plan_tiles, resolve_backend, resolve_bf16, run_tiled,
-                          tile_precision)
+                          tile_bytes)
 from ...methods import COMBINE, Result
 from ..shipped import load_model
 from .model import channels_last
@@ -188,10 +188,7 @@ def tile_shape(name: str, backend: str, size: tuple[int, int], n: int, device: t
     if refines:
         fixed += h * w * 4 * (3 + 1 + 3 * n)  # base, ghost mask, frames' worth (see above)
     budget = memory_budget(device) - fixed
-    precision = tile_precision(backend, bf16)
-    per_pixel = TILE_BYTES[(name, backend, precision)]
-    if backend == "torch" and device.type != "cpu":
-        per_pixel = PORTABLE_TILE_BYTES[(name, precision)]
+    per_pixel = tile_bytes(TILE_BYTES, PORTABLE_TILE_BYTES, name, backend, device, bf16)
     return plan_tiles(size, per_pixel * n, budget, overlap, multiple=8)
 
 

@@ -8,19 +8,20 @@ import torch
 
 from ...bracket import Bracket
 from ...inference import (memory_budget, plan_tiles, resolve_backend, resolve_bf16, run_tiled,
-                          tile_precision)
+                          tile_bytes)
 from ...methods import Result
 from ..shipped import load_model
 from .amnet import TwoPhase, select_inputs
 
-TILE_BYTES = {("torch", "fp32"): 2_150, ("torch", "bf16"): 1_370, ("onnxruntime", "fp32"): 5_500}
-"""Working memory per tile pixel of AMNet's forward pass, the larger phase, by backend and precision
+TILE_BYTES = {("twophase", "torch", "fp32"): 2_150, ("twophase", "torch", "bf16"): 1_370,
+              ("twophase", "onnxruntime", "fp32"): 5_500}
+"""Working memory per tile pixel of AMNet's forward pass, the larger phase, by engine, backend and precision
 (``benchmarks/tile_memory.py``, on CPU, where the residual dense blocks run fused,
 :meth:`~hdrfuse.models.layers.RDB.fused_inference`: 1.99 / 1.26 KB with torch in fp32 / bf16, 5.07 KB with
 ONNX Runtime; these add ~8 % headroom). Off the CPU torch plans with the unfused path's figures
 (:data:`PORTABLE_TILE_BYTES`)."""
 
-PORTABLE_TILE_BYTES = {"fp32": 2_550, "bf16": 1_650}
+PORTABLE_TILE_BYTES = {("twophase", "fp32"): 2_550, ("twophase", "bf16"): 1_650}
 """torch off the CPU (CUDA, MPS): the unfused blocks (measured on CPU: 2.35 / 1.50 KB, plus ~8 %)."""
 
 BORDER_MARGIN = 8
@@ -62,10 +63,7 @@ def fuse_twophase(
     use_bf16 = resolve_bf16(device, bf16)
     if tile is None:  # frames, the intermediate, the output and its weights stay whole
         budget = memory_budget(device) - hp * wp * 4 * (3 * bracket.n + 3 + 4 + 3)
-        precision = tile_precision(which, use_bf16)
-        per_pixel = TILE_BYTES[(which, precision)]
-        if which == "torch" and device.type != "cpu":
-            per_pixel = PORTABLE_TILE_BYTES[precision]
+        per_pixel = tile_bytes(TILE_BYTES, PORTABLE_TILE_BYTES, "twophase", which, device, use_bf16)
         tiles = plan_tiles((hp, wp), per_pixel, budget, overlap, multiple=4)
     else:
         tiles = (hp, wp) if tile == 0 else (int(tile), int(tile))
