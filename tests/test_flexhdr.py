@@ -733,3 +733,44 @@ def test_shipped_flexhdr_combines_as_the_option_says() -> None:
     assert g.max() > 0.9 and np.abs(n - c).mean() > 1e-3 * c.mean()  # the rules differ here
     np.testing.assert_allclose(out["average"], (1 - g) * (n + c) / 2 + g * n, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(out["guard"], (1 - g) * n + g * c, rtol=1e-4, atol=1e-6)
+
+
+def test_fused_dense_block_rounds_its_growth_up_to_the_channel_block() -> None:
+    """With a channel block of 16 (bf16's default, set here for fp32 to compare exactly), AHDRNet's
+    40-channel growth runs as 48 channels in the fused block (zero weights and biases on the extra
+    channels, which stay zero through the ReLU and count for nothing later): the same output as without
+    the rounding and as the concatenated form."""
+    import unittest.mock as mock
+
+    from hdrfuse.models import layers
+    from hdrfuse.models.flexhdr.model import channels_last
+
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("torch without oneDNN: the fused path does not apply")
+    torch.manual_seed(3)
+    block = layers.RDB(24, 40, 3, dilation=2).eval().to(memory_format=torch.channels_last)
+    x = channels_last(torch.randn(2, 24, 19, 26))
+    trained = block(x).detach()
+    saved = dict(layers.CHANNEL_BLOCK)
+    calls: list[tuple[int, ...]] = []
+    real = torch.ops.mkldnn._convolution_pointwise.default
+
+    def spy(inp, weight, *rest):  # noqa: ANN001, ANN002, ANN202
+        calls.append(tuple(weight.shape))
+        return real(inp, weight, *rest)
+
+    try:
+        outs = {}
+        for block_size in (1, 16):
+            layers.CHANNEL_BLOCK[torch.float32] = block_size
+            with torch.no_grad():
+                outs[block_size] = block.fused_inference(x)
+        layers.CHANNEL_BLOCK[torch.float32] = 16
+        with mock.patch.object(torch.ops.mkldnn._convolution_pointwise, "default", spy), torch.no_grad():
+            block.fused_inference(x)
+    finally:
+        layers.CHANNEL_BLOCK.clear()
+        layers.CHANNEL_BLOCK.update(saved)
+    torch.testing.assert_close(outs[16], outs[1], rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(outs[16], trained, rtol=1e-5, atol=1e-5)
+    assert (48, 24, 3, 3) in calls and (40, 24, 3, 3) not in calls  # the layers' outputs rounded up to 48

@@ -610,3 +610,45 @@ def test_replicate_conv_without_a_padded_copy_matches_torch(k: int, dilation: in
     zero = Conv2d(4, 6, k, padding=p, dilation=dilation)
     with torch.no_grad():
         assert not zero._fast_border(x)
+
+
+@pytest.mark.parametrize("cin, cout, size, padding", [(64, 5, (7, 9), "zeros"), (96, 8, (6, 11), "replicate"),
+                                                      (64, 3, (1, 1), "replicate")])
+def test_transposed_conv_as_a_two_by_two_convolution_matches_torch(cin: int, cout: int, size: tuple[int, int],
+                                                                   padding: str) -> None:
+    """``layers.TransposedConv`` as one 2x2 convolution (a set of output channels per output phase)
+    interleaved into the doubled output: torch's ConvTranspose2d result in fp32 (the arithmetic, both
+    memory orders, a changed kernel tap included). The layer takes that path at CPU inference under bf16
+    autocast, to bf16's precision; fp32, a narrow layer and training keep torch's transposed convolution."""
+    from hdrfuse.models.layers import SUBPIXEL_MIN_CHANNELS, TransposedConv
+
+    torch.manual_seed(cin + cout)
+    layer = TransposedConv(cin, cout, padding_mode=padding)
+    with torch.no_grad():
+        layer.bias.uniform_(-1, 1)
+    x = torch.randn(2, cin, *size)
+    top = 1 + 2 * (padding == "replicate")
+    inp = torch.nn.functional.pad(x, (1,) * 4, mode="replicate") if padding == "replicate" else x
+    trained = layer(x)  # gradients on: torch's transposed convolution
+    assert trained.requires_grad and trained.shape == (2, cout, 2 * size[0], 2 * size[1])
+    with torch.no_grad():
+        assert not layer._fast(x)  # fp32: torch's kernel
+        for tap in range(2):
+            if tap:
+                layer.weight[:, :, 3, 0] += 1.0  # one kernel tap: the 2x2 form must see it where torch does
+            full = torch.nn.functional.conv_transpose2d(inp, layer.weight, layer.bias, stride=2)
+            for order in (torch.contiguous_format, torch.channels_last):
+                torch.testing.assert_close(layer._subpixel(inp.contiguous(memory_format=order)), full,
+                                           rtol=1e-5, atol=1e-5)
+        expected = full[..., top : top + 2 * size[0], top : top + 2 * size[1]]
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert layer._fast(x)
+            low = layer(x)
+        err = float((low.float() - expected).abs().mean())
+        assert low.dtype == torch.bfloat16 and low.shape == expected.shape
+        assert err < 0.02 * float(expected.abs().mean())
+        narrow = TransposedConv(SUBPIXEL_MIN_CHANNELS - 1, cout, padding_mode=padding)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert not narrow._fast(torch.randn(1, SUBPIXEL_MIN_CHANNELS - 1, *size))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not layer._fast(x)  # gradients on: training's path

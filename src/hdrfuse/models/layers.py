@@ -58,12 +58,16 @@ def conv2d_replicate(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
 
 def replace_border(out: torch.Tensor, x: torch.Tensor, m: int, strip) -> torch.Tensor:  # noqa: ANN001
     """``out`` (computed from ``x`` with zero padding, wrong only in its outer ``m`` pixels) with those
-    pixels replaced by ``strip`` (the replicate-padded computation, size-preserving) of the ``2m``-pixel
-    strips of ``x`` along its four sides; in place."""
-    out[..., :m, :] = strip(x[..., : 2 * m, :])[..., :m, :]
-    out[..., -m:, :] = strip(x[..., -2 * m :, :])[..., -m:, :]
-    out[..., :, :m] = strip(x[..., :, : 2 * m])[..., :, :m]
-    out[..., :, -m:] = strip(x[..., :, -2 * m :])[..., :, -m:]
+    pixels replaced by ``strip`` (the replicate-padded computation, size-preserving, per sample) of the
+    ``2m``-pixel strips of ``x`` along its four sides; in place. Opposite sides go through ``strip`` as one
+    batch (two calls instead of four: each call of a small convolution costs more than its arithmetic)."""
+    b = x.shape[0]
+    rows = strip(torch.cat([x[..., : 2 * m, :], x[..., -2 * m :, :]]))
+    out[..., :m, :] = rows[:b, ..., :m, :]
+    out[..., -m:, :] = rows[b:, ..., -m:, :]
+    cols = strip(torch.cat([x[..., :, : 2 * m], x[..., :, -2 * m :]]))
+    out[..., :, :m] = cols[:b, ..., :, :m]
+    out[..., :, -m:] = cols[b:, ..., :, -m:]
     return out
 
 
@@ -122,6 +126,14 @@ class DenseLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return cat_channels([x, F.relu(self.conv(x))])
 
+
+CHANNEL_BLOCK: dict[torch.dtype, int] = {torch.bfloat16: 16}
+"""Channel multiple that :meth:`RDB.fused_inference` rounds a dense block's layer outputs up to, per compute
+dtype (zero channels: the same results). Under bf16, AHDRNet's 40-channel growth ran faster as 48 channels
+(the engine at 1.5 MP 1.14x, one 1000x1500 pass 1.07x, a 424x512 tile 1.18x; alternating runs, 2 threads).
+fp32 is left alone: 1.05-1.10x on 424x512 tiles but 0.87x on the 1000x784 tiles its plan runs at 1.5 MP,
+where the 20 % more accumulator traffic costs more than oneDNN's whole channel blocks save
+(``benchmarks/inference_paths.py --switch channel_block``, docs/BENCHMARKS.md)."""
 
 _FUSED_REFUSED: set[torch.dtype] = set()  # dtypes oneDNN refused on this CPU (RDB.fused_inference)
 
@@ -195,21 +207,26 @@ class RDB(nn.Module):
         sizes = [x.shape[1]] + [conv.out_channels for conv in layers]
         starts = [sum(sizes[:k]) for k in range(len(sizes))]
         pad, dil, one = list(layers[0].padding), list(layers[0].dilation), [1, 1]
+        block = CHANNEL_BLOCK.get(dtype, 1)
+        extra = [0] + [-g % block for g in sizes[1:]]  # zero channels that round each part up to the block
 
-        def part(weight: torch.Tensor, k: int) -> torch.Tensor:  # the weights on input part k
+        def part(weight: torch.Tensor, k: int, rows: int = 0) -> torch.Tensor:  # the weights on input part k
             w = weight[:, starts[k] : starts[k] + sizes[k]]
+            if rows or extra[k]:  # zero rows make zero (post-ReLU) channels; zero columns ignore them
+                w = F.pad(w, (0, 0, 0, 0, 0, extra[k], 0, rows))
             return w.to(dtype).contiguous(memory_format=torch.channels_last)
 
-        def bias(layer: nn.Conv2d) -> torch.Tensor | None:
-            return None if layer.bias is None else layer.bias.to(dtype)
+        def bias(layer: nn.Conv2d, rows: int = 0) -> torch.Tensor | None:
+            return None if layer.bias is None else F.pad(layer.bias, (0, rows)).to(dtype)
 
-        accs = [conv_(x, part(conv.weight, 0), bias(conv), pad, one, dil, 1, "relu" if i == 0 else "none", [],
-                      None) for i, conv in enumerate(layers)]
+        accs = [conv_(x, part(conv.weight, 0, extra[i + 1]), bias(conv, extra[i + 1]), pad, one, dil, 1,
+                      "relu" if i == 0 else "none", [], None) for i, conv in enumerate(layers)]
         out = conv_(x, part(self.fuse.weight, 0), bias(self.fuse), [0, 0], one, one, 1, "none", [], None)
         for k in range(1, len(sizes)):  # part k: layer k's output, now complete (ReLU applied)
             for i in range(k, len(layers)):  # into each later layer, the ReLU with its last part
-                conv_add_(accs[i], accs[k - 1], part(layers[i].weight, k), None, pad, one, dil, 1, "add",
-                          None, "relu" if i == k else None, [], None)
+                weight = part(layers[i].weight, k, extra[i + 1])
+                conv_add_(accs[i], accs[k - 1], weight, None, pad, one, dil, 1, "add", None,
+                          "relu" if i == k else None, [], None)
             conv_add_(out, accs[k - 1], part(self.fuse.weight, k), None, [0, 0], one, one, 1, "add", None,
                       None, [], None)
         return out.add_(x)  # the residual last: in bf16, each add rounds to the accumulator's magnitude
@@ -246,6 +263,14 @@ class RDB(nn.Module):
         return cat_channels(outs)
 
 
+SUBPIXEL_MIN_CHANNELS = 64
+"""Input channels from which :class:`TransposedConv` runs as a ``2 x 2`` convolution at CPU inference in bf16.
+Measured per layer (2 threads, alternating): twophase's 96 -> 48 channel layer in bf16 1.6x-9x faster at
+106x128 to 532x782 inputs (oneDNN's bf16 transposed kernel is slow there); in fp32 3.5x at 106x128 but
+0.87-0.89x from 266x391 on (the interleaving copy costs more than it saves), so fp32 keeps torch's kernel;
+the 24- and 48-channel layers 0.6-1.25x, so they keep it too."""
+
+
 class TransposedConv(nn.ConvTranspose2d):
     """A ``k x k`` transposed convolution (stride 1 keeps the size, stride 2 doubles it, as a
     ``padding=1`` ConvTranspose2d does) that can extend its input by replication first, so border
@@ -268,11 +293,41 @@ class TransposedConv(nn.ConvTranspose2d):
         s = self.stride[0]
         if self.replicate:
             x = F.pad(x, (1, 1, 1, 1), mode="replicate")
-        y = super().forward(x)
+        y = self._subpixel(x) if self._fast(x) else super().forward(x)
         # the full output of a padding-0 transposed convolution, less what padding=1 would cut (1 px)
         # and what the replicated border added (stride px); the size comes out h * stride.
         top = 1 + s * int(self.replicate)
         return y[..., top : top + h * s, top : top + w * s]
+
+    def _fast(self, x: torch.Tensor) -> bool:
+        """Whether :meth:`_subpixel` runs: CPU inference in bf16 of a ``4 x 4``, stride-2 layer with at least
+        :data:`SUBPIXEL_MIN_CHANNELS` input channels (not while tracing, exporting or computing gradients:
+        training and ONNX keep the transposed convolution)."""
+        shape = self.kernel_size == (4, 4) and self.stride == (2, 2) and self.groups == 1
+        bf16 = x.dtype == torch.bfloat16 or (torch.is_autocast_enabled("cpu")
+                                              and torch.get_autocast_dtype("cpu") == torch.bfloat16)
+        wide = self.in_channels >= SUBPIXEL_MIN_CHANNELS and bf16
+        inference = not (torch.is_grad_enabled() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export())
+        return x.device.type == "cpu" and x.dim() == 4 and shape and wide and inference
+
+    def _subpixel(self, x: torch.Tensor) -> torch.Tensor:
+        """The padding-0 transposed convolution's whole ``(2h + 2) x (2w + 2)`` output, as one ``2 x 2``
+        convolution with four times the output channels (one set per output phase ``(a, b)``, what
+        ``y[2i + a, 2j + b]`` takes from ``x[i - 1 .. i, j - 1 .. j]``), interleaved into the output.
+
+        The same products and sums; in bf16 oneDNN ran the transposed form of twophase's first upsampling
+        (96 -> 48 channels at 1/4 scale) several times slower (:data:`SUBPIXEL_MIN_CHANNELS`)."""
+        w = self.weight  # [Cin, Cout, 4, 4]; kernel row 2q + a feeds phase a from input row i - q
+        cin, cout = w.shape[:2]
+        phases = w.reshape(cin, cout, 2, 2, 2, 2).flip(2, 4).permute(3, 5, 1, 0, 2, 4)
+        k = phases.reshape(4 * cout, cin, 2, 2).contiguous(memory_format=torch.channels_last)
+        bias = None if self.bias is None else self.bias.repeat(4)
+        y = F.conv2d(x.contiguous(memory_format=torch.channels_last), k, bias, padding=1)  # [B, 4C, h+1, w+1]
+        b, _, hh, ww = y.shape
+        out = torch.empty(b, 2 * hh, 2 * ww, cout, dtype=y.dtype, device=y.device)  # NHWC
+        phases = y.permute(0, 2, 3, 1).view(b, hh, ww, 2, 2, cout)  # [B, i, j, a, b, C]
+        out.view(b, hh, 2, ww, 2, cout).copy_(phases.permute(0, 1, 3, 2, 4, 5))  # row 2i + a, column 2j + b
+        return out.permute(0, 3, 1, 2)
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
