@@ -130,7 +130,8 @@ class DenseLayer(nn.Module):
 CHANNEL_BLOCK: dict[torch.dtype, int] = {torch.bfloat16: 16}
 """Channel multiple that :meth:`RDB.fused_inference` rounds a dense block's layer outputs up to, per compute
 dtype (zero channels: the same results). Under bf16, AHDRNet's 40-channel growth ran faster as 48 channels
-(the engine at 1.5 MP 1.14x, one 1000x1500 pass 1.07x, a 424x512 tile 1.18x; alternating runs, 2 threads).
+(the engine at 1.5 MP 1.14x and 1.19x in two runs, one 1000x1500 pass 1.07x, a 424x512 tile 1.18x;
+alternating runs, 2 threads).
 fp32 is left alone: 1.05-1.10x on 424x512 tiles but 0.87x on the 1000x784 tiles its plan runs at 1.5 MP,
 where the 20 % more accumulator traffic costs more than oneDNN's whole channel blocks save
 (``benchmarks/inference_paths.py --switch channel_block``, docs/BENCHMARKS.md)."""
@@ -325,7 +326,7 @@ class TransposedConv(nn.ConvTranspose2d):
         y = F.conv2d(x.contiguous(memory_format=torch.channels_last), k, bias, padding=1)  # [B, 4C, h+1, w+1]
         b, _, hh, ww = y.shape
         out = torch.empty(b, 2 * hh, 2 * ww, cout, dtype=y.dtype, device=y.device)  # NHWC
-        phases = y.permute(0, 2, 3, 1).view(b, hh, ww, 2, 2, cout)  # [B, i, j, a, b, C]
+        phases = y.permute(0, 2, 3, 1).reshape(b, hh, ww, 2, 2, cout)  # [B, i, j, a, b, C]: a view in NHWC
         out.view(b, hh, 2, ww, 2, cout).copy_(phases.permute(0, 1, 3, 2, 4, 5))  # row 2i + a, column 2j + b
         return out.permute(0, 3, 1, 2)
 
