@@ -45,8 +45,6 @@ def _replace_border_per_side(out, x, m, strip):  # noqa: ANN001, ANN202
 
 def switches() -> dict[str, Callable[[bool], None]]:
     """Each path's switch: ``switch(False)`` turns it off, ``switch(True)`` restores it."""
-    import torch
-
     from hdrfuse.models import layers
 
     saved = (layers.RDB.fused_inference, dict(layers.CHANNEL_BLOCK), layers.TransposedConv._fast,
@@ -57,7 +55,7 @@ def switches() -> dict[str, Callable[[bool], None]]:
 
     def channel_block(on: bool) -> None:
         layers.CHANNEL_BLOCK.clear()
-        layers.CHANNEL_BLOCK.update(saved[1] if on else {torch.float32: 1, torch.bfloat16: 1})
+        layers.CHANNEL_BLOCK.update(saved[1] if on else {})  # a dtype not listed is not rounded
 
     def subpixel(on: bool) -> None:
         layers.TransposedConv._fast = saved[2] if on else (lambda self, x: False)

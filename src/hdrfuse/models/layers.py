@@ -7,6 +7,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+def inference_only() -> bool:
+    """Whether the faster inference paths of this module may run: no gradients recorded, not tracing, not
+    exporting to ONNX (training and export keep torch's plain operators)."""
+    return not (torch.is_grad_enabled() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export())
+
+
+def compute_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype CPU convolutions compute ``x`` in: autocast's where it is on, otherwise ``x``'s own."""
+    return torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
+
+
 class Conv2d(nn.Conv2d):
     """``nn.Conv2d`` (same parameters, same results) whose ``padding_mode="replicate"`` does not copy the
     whole input into a padded tensor at inference.
@@ -35,8 +46,7 @@ class Conv2d(nn.Conv2d):
         k, d = self.kernel_size, self.dilation
         same = self.padding == (p, p) and k[0] == k[1] and d[0] == d[1] and p == d[0] * (k[0] - 1) // 2
         return (self.padding_mode == "replicate" and same and p > 0 and self.stride == (1, 1)
-                and self.groups == 1 and min(x.shape[-2:]) >= 2 * p and not torch.is_grad_enabled()
-                and not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export())
+                and self.groups == 1 and min(x.shape[-2:]) >= 2 * p and inference_only())
 
     def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         if not self._fast_border(x):
@@ -150,8 +160,7 @@ class RDB(nn.Module):
         self.fuse = nn.Conv2d(channels + layers * growth, channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
-        if torch.is_grad_enabled() or exporting:
+        if not inference_only():
             return x + self.fuse(self.dense(x))
         fused = self.fused_inference(x)
         if fused is not None:
@@ -182,7 +191,7 @@ class RDB(nn.Module):
             return None
         if not x.is_contiguous(memory_format=torch.channels_last):
             return None
-        dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
+        dtype = compute_dtype(x)
         if dtype not in (torch.float32, torch.bfloat16) or dtype in _FUSED_REFUSED:
             return None
         margin = sum(conv.padding[0] for conv in (layer.conv for layer in self.dense))
@@ -305,11 +314,8 @@ class TransposedConv(nn.ConvTranspose2d):
         :data:`SUBPIXEL_MIN_CHANNELS` input channels (not while tracing, exporting or computing gradients:
         training and ONNX keep the transposed convolution)."""
         shape = self.kernel_size == (4, 4) and self.stride == (2, 2) and self.groups == 1
-        bf16 = x.dtype == torch.bfloat16 or (torch.is_autocast_enabled("cpu")
-                                              and torch.get_autocast_dtype("cpu") == torch.bfloat16)
-        wide = self.in_channels >= SUBPIXEL_MIN_CHANNELS and bf16
-        inference = not (torch.is_grad_enabled() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export())
-        return x.device.type == "cpu" and x.dim() == 4 and shape and wide and inference
+        wide = self.in_channels >= SUBPIXEL_MIN_CHANNELS and compute_dtype(x) == torch.bfloat16
+        return x.device.type == "cpu" and x.dim() == 4 and shape and wide and inference_only()
 
     def _subpixel(self, x: torch.Tensor) -> torch.Tensor:
         """The padding-0 transposed convolution's whole ``(2h + 2) x (2w + 2)`` output, as one ``2 x 2``
