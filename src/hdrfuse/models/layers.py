@@ -68,16 +68,12 @@ def conv2d_replicate(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
 
 def replace_border(out: torch.Tensor, x: torch.Tensor, m: int, strip) -> torch.Tensor:  # noqa: ANN001
     """``out`` (computed from ``x`` with zero padding, wrong only in its outer ``m`` pixels) with those
-    pixels replaced by ``strip`` (the replicate-padded computation, size-preserving, per sample) of the
-    ``2m``-pixel strips of ``x`` along its four sides; in place. Opposite sides go through ``strip`` as one
-    batch (two calls instead of four: each call of a small convolution costs more than its arithmetic)."""
-    b = x.shape[0]
-    rows = strip(torch.cat([x[..., : 2 * m, :], x[..., -2 * m :, :]]))
-    out[..., :m, :] = rows[:b, ..., :m, :]
-    out[..., -m:, :] = rows[b:, ..., -m:, :]
-    cols = strip(torch.cat([x[..., :, : 2 * m], x[..., :, -2 * m :]]))
-    out[..., :, :m] = cols[:b, ..., :, :m]
-    out[..., :, -m:] = cols[b:, ..., :, -m:]
+    pixels replaced by ``strip`` (the replicate-padded computation, size-preserving) of the ``2m``-pixel
+    strips of ``x`` along its four sides; in place."""
+    out[..., :m, :] = strip(x[..., : 2 * m, :])[..., :m, :]
+    out[..., -m:, :] = strip(x[..., -2 * m :, :])[..., -m:, :]
+    out[..., :, :m] = strip(x[..., :, : 2 * m])[..., :, :m]
+    out[..., :, -m:] = strip(x[..., :, -2 * m :])[..., :, -m:]
     return out
 
 
@@ -140,8 +136,8 @@ class DenseLayer(nn.Module):
 CHANNEL_BLOCK: dict[torch.dtype, int] = {torch.bfloat16: 16}
 """Channel multiple that :meth:`RDB.fused_inference` rounds a dense block's layer outputs up to, per compute
 dtype (zero channels: the same results). Under bf16, AHDRNet's 40-channel growth ran faster as 48 channels
-(the engine at 1.5 MP 1.14x and 1.19x in two runs, one 1000x1500 pass 1.07x, a 424x512 tile 1.18x;
-alternating runs, 2 threads).
+(the engine at 1.5 MP 1.14x and 1.19x in two runs, one 1000x1500 pass 0.98-1.07x, a 424x512 tile
+1.18-1.19x; alternating runs, 2 threads).
 fp32 is left alone: 1.05-1.10x on 424x512 tiles but 0.87x on the 1000x784 tiles its plan runs at 1.5 MP,
 where the 20 % more accumulator traffic costs more than oneDNN's whole channel blocks save
 (``benchmarks/inference_paths.py --switch channel_block``, docs/BENCHMARKS.md)."""
