@@ -8,7 +8,9 @@ At inference on the CPU the networks take faster routes to the same results (:mo
 - ``channel_block``: those blocks' layer outputs rounded up to 16 channels with zero channels
   (``layers.CHANNEL_BLOCK``; AHDRNet's 40-channel growth runs as 48; off: no rounding);
 - ``subpixel``: wide ``4 x 4`` stride-2 transposed convolutions as one ``2 x 2`` convolution interleaved into
-  the output (``TransposedConv._subpixel``; off: torch's transposed convolution).
+  the output (``TransposedConv._subpixel``; off: torch's transposed convolution);
+- ``post_ops``: a convolution's activation (LeakyReLU, FlexHDR's attention sigmoid) runs inside oneDNN's
+  convolution (``layers.conv_activation``; off: a separate operator after it).
 
 This times each engine's whole-image run (1.5 MP, the default tile plan, torch's threads: all cores unless
 ``OMP_NUM_THREADS`` says otherwise) with the path on and off, alternating the two ``--repeat`` times so
@@ -42,7 +44,10 @@ def switches() -> dict[str, Callable[[bool], None]]:
     """Each path's switch: ``switch(False)`` turns it off, ``switch(True)`` restores it."""
     from hdrfuse.models import layers
 
-    saved = (layers.RDB.fused_inference, dict(layers.CHANNEL_BLOCK), layers.TransposedConv._fast)
+    from hdrfuse.models.flexhdr import model
+
+    saved = (layers.RDB.fused_inference, dict(layers.CHANNEL_BLOCK), layers.TransposedConv._fast,
+             layers.conv_activation, model.conv_activation)
 
     def fused(on: bool) -> None:
         layers.RDB.fused_inference = saved[0] if on else (lambda self, x: None)
@@ -54,7 +59,11 @@ def switches() -> dict[str, Callable[[bool], None]]:
     def subpixel(on: bool) -> None:
         layers.TransposedConv._fast = saved[2] if on else (lambda self, x: False)
 
-    return {"fused": fused, "channel_block": channel_block, "subpixel": subpixel}
+    def post_ops(on: bool) -> None:
+        off = lambda layer, x, activation, *scalars: None  # noqa: E731
+        layers.conv_activation, model.conv_activation = (saved[3], saved[4]) if on else (off, off)
+
+    return {"fused": fused, "channel_block": channel_block, "subpixel": subpixel, "post_ops": post_ops}
 
 
 def alternate(run: Callable[[], np.ndarray], switch: Callable[[bool], None], repeat: int
@@ -118,7 +127,7 @@ def layer_pass(shape: str, bf16: bool) -> Callable[[], np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--switch", default="fused",
-                        choices=["fused", "channel_block", "subpixel"])
+                        choices=["fused", "channel_block", "subpixel", "post_ops"])
     parser.add_argument("--engines", default="flexhdr,ahdrnet,twophase")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--tile", default=None, help="HxW: one network pass on a tile, not the whole engine")

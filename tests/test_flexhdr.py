@@ -434,6 +434,50 @@ def test_channels_last_streams_give_the_same_network_output() -> None:
     torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-6)
 
 
+def test_bfloat16_streams_stay_bfloat16_and_channels_last_between_convolutions(
+        monkeypatch) -> None:  # noqa: ANN001
+    """Under bf16 autocast on channels-last streams, what the attention's first layer and the flow's motion
+    encoder convolve arrives in bf16 and channels-last (no fp32 copies of full-size tensors to convert
+    back: the fp32 confidence and flow are rounded as the convolution would), ``warp`` returns bf16
+    channels-last, and the maps' bf16 channel mean equals the fp32 mean to bf16 precision."""
+    from hdrfuse.models.flexhdr.model import channel_mean, channels_last, warp
+
+    torch.manual_seed(0)
+    net = FlexHDR(16, flow={"dims": (8, 8, 8), "hidden": 8, "iterations": 2},
+                  merge={"blend": True, "base": True, "growth": 8, "layers": 2}).eval()
+    net = net.to(memory_format=torch.channels_last)
+    seen: dict[str, tuple] = {}
+    first = net.attention.first
+
+    def record_first(fw, fr, u, ew):  # noqa: ANN001, ANN202
+        seen["attention"] = (fw.dtype, u.dtype, ew.dtype)
+        return first(fw, fr, u, ew)
+
+    monkeypatch.setattr(net.attention, "first", record_first)
+    def record_motion(module, args) -> None:  # noqa: ANN001
+        nhwc = args[0].is_contiguous(memory_format=torch.channels_last) and not args[0].is_contiguous()
+        seen.setdefault("motion", (args[0].dtype, nhwc))
+
+    net.flow.motion.register_forward_pre_hook(record_motion)
+    ldr, base = channels_last(torch.rand(1, 3, 3, 24, 32)), channels_last(torch.rand(1, 3, 24, 32))
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        net(ldr, torch.tensor([[-2.0, 0.0, 2.0]]), 1, base)
+        low = {k: net.last[k].float() for k in ("attention", "uncertainty")}
+        warped = warp(channels_last(torch.rand(2, 8, 9, 11)).bfloat16(), torch.rand(2, 2, 9, 11))
+    assert seen["attention"] == (torch.bfloat16,) * 3
+    assert seen["motion"] == (torch.bfloat16, True)
+    assert warped.dtype == torch.bfloat16 and warped.is_contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        net(ldr, torch.tensor([[-2.0, 0.0, 2.0]]), 1, base)
+    for key, value in low.items():
+        assert float((value - net.last[key]).abs().mean()) < 0.02 * float(net.last[key].abs().mean()) + 1e-3
+    x = channels_last(torch.rand(1, 3, 32, 10, 12)).bfloat16()
+    mean = channel_mean(x)
+    assert mean.dtype == torch.bfloat16 and mean.shape == (1, 3, 10, 12)
+    torch.testing.assert_close(mean.float(), x.float().mean(2), rtol=1e-2, atol=1e-2)
+    assert torch.equal(channel_mean(x.float()), x.float().mean(2))
+
+
 @pytest.mark.parametrize("nhwc", [False, True])
 def test_attention_input_layer_and_channel_concatenation_keep_values_and_memory_order(nhwc: bool) -> None:
     """``cat_channels`` equals ``torch.cat(dim=1)`` and keeps channels-last (a one-channel part included);

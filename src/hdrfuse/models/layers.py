@@ -18,6 +18,38 @@ def compute_dtype(x: torch.Tensor) -> torch.dtype:
     return torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
 
 
+_FUSED_REFUSED: set[torch.dtype] = set()  # dtypes oneDNN refused on this CPU (fused_dtype)
+
+
+def fused_dtype(x: torch.Tensor) -> torch.dtype | None:
+    """The dtype in which oneDNN's fused CPU convolutions (``torch.ops.mkldnn._convolution_pointwise``:
+    activations and additions run inside the convolution, no separate pass over its output) would compute
+    ``x``; ``None`` where they do not apply: not CPU inference (:func:`inference_only`), not a 4-D
+    channels-last tensor, no oneDNN, or a dtype other than float32 / bfloat16 or one oneDNN refused here.
+    Callers then run torch's separate operators, which compute the same."""
+    if x.device.type != "cpu" or x.dim() != 4 or not torch.backends.mkldnn.is_available():
+        return None
+    if not x.is_contiguous(memory_format=torch.channels_last) or not inference_only():
+        return None
+    dtype = compute_dtype(x)
+    return dtype if dtype in (torch.float32, torch.bfloat16) and dtype not in _FUSED_REFUSED else None
+
+
+def fused_call(dtype: torch.dtype, op, *args: object) -> torch.Tensor | None:  # noqa: ANN001
+    """``op(*args)`` (one of oneDNN's fused convolutions), or ``None`` when oneDNN refuses it for ``dtype``
+    on this CPU (e.g. no bf16 kernels), which is then not tried again in this process."""
+    try:
+        return op(*args)
+    except RuntimeError:
+        _FUSED_REFUSED.add(dtype)
+        return None
+
+
+def onednn_weight(weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A convolution's weights as oneDNN's fused operators take them: ``dtype``, channels-last."""
+    return weight.to(dtype).contiguous(memory_format=torch.channels_last)
+
+
 class Conv2d(nn.Conv2d):
     """``nn.Conv2d`` (same parameters, same results) whose ``padding_mode="replicate"`` does not copy the
     whole input into a padded tensor at inference.
@@ -52,6 +84,53 @@ class Conv2d(nn.Conv2d):
         if not self._fast_border(x):
             return super()._conv_forward(x, weight, bias)
         return conv2d_replicate(x, weight, bias, self.padding[0], self.dilation[0])
+
+
+ACTIVATIONS = {"leaky_relu": lambda y, slope: F.leaky_relu_(y, slope), "sigmoid": lambda y: torch.sigmoid_(y),
+               "relu": lambda y: F.relu_(y)}
+"""oneDNN's post-op names for the activations :func:`conv_activation` fuses, and what each computes in place
+(the border strips of a replicate-padded layer, :func:`replace_border`)."""
+
+
+def conv_activation(layer: nn.Conv2d, x: torch.Tensor, activation: str,
+                    *scalars: float) -> torch.Tensor | None:
+    """``activation(layer(x), *scalars)`` as one oneDNN convolution with the activation as a post-op (no
+    second pass over the output), or ``None`` where that does not apply (:func:`fused_dtype`; grouped or
+    ``"same"``-string padding; a replicate-padded layer off its border-strip path,
+    :meth:`Conv2d._fast_border`) and the caller runs the two operators. :data:`ACTIVATIONS` lists the activations. Replicate padding: the
+    convolution pads with zeros and the ``p``-pixel border is recomputed from replicate-padded strips, as in
+    :func:`conv2d_replicate`.
+
+    Example:
+        >>> import torch
+        >>> layer = torch.nn.Conv2d(4, 8, 3, padding=1)
+        >>> x = torch.rand(1, 4, 9, 11).contiguous(memory_format=torch.channels_last)
+        >>> with torch.no_grad():
+        ...     y = conv_activation(layer, x, "sigmoid")
+        ...     bool(y is None or torch.allclose(y, torch.sigmoid(layer(x)), atol=1e-6))
+        True
+    """
+    dtype = fused_dtype(x)
+    replicate = layer.padding_mode == "replicate"
+    if (dtype is None or layer.groups != 1 or isinstance(layer.padding, str)
+            or layer.padding_mode not in ("zeros", "replicate")
+            or (replicate and not (isinstance(layer, Conv2d) and layer._fast_border(x)))):
+        return None
+    x = x.to(dtype)
+    weight = onednn_weight(layer.weight, dtype)
+    bias = None if layer.bias is None else layer.bias.to(dtype)
+    op = torch.ops.mkldnn._convolution_pointwise.default
+    out = fused_call(dtype, op, x, weight, bias, list(layer.padding), list(layer.stride),
+                     list(layer.dilation), 1, activation, list(scalars), "")
+    if out is None or not replicate:
+        return out
+    p, d = layer.padding[0], layer.dilation[0]
+
+    def strip(part: torch.Tensor) -> torch.Tensor:
+        y = F.conv2d(F.pad(part, (p, p, p, p), mode="replicate"), weight, bias, dilation=d)
+        return ACTIVATIONS[activation](y, *scalars)
+
+    return replace_border(out, x, p, strip)
 
 
 def conv2d_replicate(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, p: int,
@@ -89,7 +168,30 @@ def conv(cin: int, cout: int, k: int = 3, stride: int = 1, dilation: int = 1, ac
                                       dilation=dilation, padding_mode=padding_mode)]
     if act:
         layers.append(nn.LeakyReLU(0.2, inplace=True))
-    return nn.Sequential(*layers)
+    return ConvAct(*layers)
+
+
+class ConvAct(nn.Sequential):
+    """What :func:`conv` builds: a :class:`Conv2d`, then optionally a LeakyReLU (an ``nn.Sequential``: same
+    parameters and state-dict keys, ``0.weight``...). At CPU inference on channels-last tensors the
+    activation runs inside oneDNN's convolution (:func:`conv_activation`), which saves one pass
+    over every activated layer's output; elsewhere the two modules run in turn. Same results.
+
+    Example:
+        >>> import torch
+        >>> layer = conv(4, 8)
+        >>> x = torch.rand(1, 4, 9, 11).contiguous(memory_format=torch.channels_last)
+        >>> with torch.no_grad():
+        ...     bool(torch.allclose(layer(x), layer[1](layer[0](x)), atol=1e-6))
+        True
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if len(self) == 2 and isinstance(self[0], nn.Conv2d) and isinstance(self[1], nn.LeakyReLU):
+            out = conv_activation(self[0], x, "leaky_relu", self[1].negative_slope)
+            if out is not None:
+                return out
+        return super().forward(x)
 
 
 def add_leaky_relu(a: torch.Tensor, b: torch.Tensor, slope: float = 0.2) -> torch.Tensor:
@@ -142,8 +244,6 @@ fp32 is left alone: 1.05-1.10x on 424x512 tiles but 0.87x on the 1000x784 tiles 
 where the 20 % more accumulator traffic costs more than oneDNN's whole channel blocks save
 (``benchmarks/inference_paths.py --switch channel_block``, docs/BENCHMARKS.md)."""
 
-_FUSED_REFUSED: set[torch.dtype] = set()  # dtypes oneDNN refused on this CPU (RDB.fused_inference)
-
 
 class RDB(nn.Module):
     """Residual dense block (Zhang et al. 2018); dilated when ``dilation > 1`` (as in AHDRNet's DRDB)."""
@@ -183,12 +283,8 @@ class RDB(nn.Module):
         ``m`` pixels of the output (``m``: the layers' paddings summed), so those are recomputed by the
         concatenated form on ``2m``-pixel strips along the four sides (frames at least ``4m`` a side).
         """
-        if x.device.type != "cpu" or not torch.backends.mkldnn.is_available() or x.dim() != 4:
-            return None
-        if not x.is_contiguous(memory_format=torch.channels_last):
-            return None
-        dtype = compute_dtype(x)
-        if dtype not in (torch.float32, torch.bfloat16) or dtype in _FUSED_REFUSED:
+        dtype = fused_dtype(x)
+        if dtype is None:
             return None
         margin = sum(conv.padding[0] for conv in (layer.conv for layer in self.dense))
         replicate = self.dense[0].conv.padding_mode == "replicate"
@@ -196,12 +292,8 @@ class RDB(nn.Module):
                 replicate and min(x.shape[-2:]) < 4 * margin):
             return None
         x = x.to(dtype)
-        try:
-            out = self._fused(x, dtype)
-        except RuntimeError:  # e.g. oneDNN without bf16 kernels for this CPU: the portable path instead
-            _FUSED_REFUSED.add(dtype)
-            return None
-        if not replicate:
+        out = fused_call(dtype, self._fused, x, dtype)  # None: oneDNN refused dtype here (portable path)
+        if out is None or not replicate:
             return out
         # zero padding changed only the outer `margin` pixels: those from replicate-padded strips
         return replace_border(out, x, margin, lambda part: (part + self.fuse(self.dense(part))).to(dtype))
