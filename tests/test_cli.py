@@ -116,6 +116,8 @@ def _bad(tmp_path: Path, jpeg_bracket: list[Path], case: str) -> tuple[list[str]
         return [a, str(small)], "small.jpg: frame is 10x10"
     if case == "missing":
         return [a, str(tmp_path / "gone.jpg")], "gone.jpg: file not found"
+    if case == "missing folder":  # one path that does not exist: said so, not "needs at least 2 frames"
+        return [str(tmp_path / "no_such_bracket")], "no_such_bracket: no such file or folder"
     if case == "empty":
         (tmp_path / "empty.jpg").write_bytes(b"")
         return [a, str(tmp_path / "empty.jpg")], "empty.jpg: empty file"
@@ -147,7 +149,7 @@ def _bad(tmp_path: Path, jpeg_bracket: list[Path], case: str) -> tuple[list[str]
     raise AssertionError(case)
 
 
-BAD_CASES = ["one frame", "sizes differ", "missing", "empty", "truncated", "not an image", "bad exif",
+BAD_CASES = ["one frame", "sizes differ", "missing", "missing folder", "empty", "truncated", "not an image", "bad exif",
              "mixed depth", "bomb", "bad method", "option on classical", "bad tile", "times count"]
 
 

@@ -369,6 +369,8 @@ def make_bracket(
     items = expand_inputs(inputs)
     if len(items) < 2:
         name = items[0] if items and not isinstance(items[0], np.ndarray) else None
+        if isinstance(name, (str, os.PathLike)) and not os.path.exists(name):  # a mistyped folder or file
+            raise InputError("no such file or folder", name)
         raise InputError(f"a bracket needs at least 2 frames, got {len(items)}", name)
     exposure_times = _check_times(exposure_times, len(items))
     if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1):
