@@ -98,3 +98,47 @@ def test_deghost_is_a_registered_hdr_method_with_masks() -> None:
     frames, times, _, _ = _moving_square_bracket()
     result = hdrfuse.run_method(hdrfuse.make_bracket(frames, exposure_times=list(times)), "deghost")
     assert result.kind == "hdr" and result.maps["ghost_masks"].shape == (3, 96, 128)
+
+
+def _contradictions_numpy(ref: np.ndarray, frame: np.ndarray, tolerance: float = 18.0) -> np.ndarray:
+    """The per-pixel test of ``ghost_masks`` as numpy operations (the formula the fused pass replaced)."""
+    table, low, high = intensity_mapping(ref, frame)
+    pred = table[ref, np.arange(3)]
+    pred = np.where(ref >= 250, np.minimum(pred, low), pred)
+    pred = np.where(ref <= 5, np.maximum(pred, high), pred)
+    tol = np.float32(tolerance) * np.maximum(np.gradient(table, axis=0)[ref, np.arange(3)], 1.0)
+    reading = frame.astype(np.float32)
+    clipped = (reading >= 250) & (pred >= 250 - tol) | (reading <= 5) & (pred <= 5 + tol)
+    bad = (np.abs(reading - pred) > tol) & ~clipped
+    bad &= ~((ref >= 250) & (reading >= pred - tol)) & ~((ref <= 5) & (reading <= pred + tol))
+    return bad.any(axis=2).astype(np.uint8)
+
+
+def test_fused_contradiction_pass_equals_the_numpy_formula() -> None:
+    """The numba pass behind ``ghost_masks`` gives numpy's per-pixel answer bit for bit: on the moving-square
+    bracket (both directions of exposure), on frames with large clipped and black areas, where noise puts
+    readings near the tolerance, and for a tighter tolerance; and what it marks is where the square moved."""
+    from hdrfuse.classical._deghost_cpu import contradictions
+
+    frames, _, _, moved = _moving_square_bracket()
+    rng = np.random.default_rng(3)
+    noise = rng.integers(-25, 26, frames[2].shape)
+    bright = np.clip(frames[2].astype(np.int16) + noise, 0, 255).astype(np.uint8)
+    dark = frames[0].copy()
+    dark[:40] = 0
+    dark[-20:] = 255  # clipped in the wrong direction: a contradiction where the reference is not clipped
+    cases = [(frames[1], frames[0], 18.0), (frames[1], frames[2], 18.0), (frames[1], bright, 18.0),
+             (frames[1], dark, 18.0), (frames[2], frames[1], 18.0), (frames[1], bright, 4.0)]
+    for ref, frame, tolerance in cases:
+        table, low, high = intensity_mapping(ref, frame)
+        tol = np.float32(tolerance) * np.maximum(np.gradient(table, axis=0), 1.0)
+        out = np.full(ref.shape[:2], 7, np.uint8)
+        contradictions(ref, frame, table, low, high, tol, out)
+        expected = _contradictions_numpy(ref, frame, tolerance)
+        assert np.array_equal(out, expected)
+    for k in (0, 2):
+        table, low, high = intensity_mapping(frames[1], frames[k])
+        out = np.empty(frames[1].shape[:2], np.uint8)
+        contradictions(frames[1], frames[k], table, low, high, np.float32(18.0) * np.maximum(
+            np.gradient(table, axis=0), 1.0), out)
+        assert out[moved[k]].mean() > 0.5 and out[~moved.any(axis=0)].mean() < 0.01

@@ -76,28 +76,21 @@ def ghost_masks(frames_u8: list[np.ndarray], reference: int, tolerance: float = 
     multiplied by the mapping's slope where it exceeds 1; ``grow``: dilation radius in pixels;
     ``feather``: Gaussian sigma of the soft edge.
     """
-    from .._cv import cv2, lookup
+    from .._cv import cv2
+    from ._deghost_cpu import contradictions
 
-    ref = frames_u8[reference]
+    ref = np.ascontiguousarray(frames_u8[reference])
     masks = np.zeros((len(frames_u8),) + ref.shape[:2], np.float32)
-    ref_high = ref >= 250
-    ref_low = ref <= 5
+    bad = np.empty(ref.shape[:2], np.uint8)
     for i, frame in enumerate(frames_u8):
         if i == reference:
             continue
         table, low, high = intensity_mapping(ref, frame)
-        pred = lookup(table, ref)
-        pred = np.where(ref_high, np.minimum(pred, low), pred)
-        pred = np.where(ref_low, np.maximum(pred, high), pred)
-        tol = np.float32(tolerance) * np.maximum(lookup(np.gradient(table, axis=0), ref), 1.0)
-        reading = frame.astype(np.float32)
-        diff = np.abs(reading - pred)
-        clipped = (reading >= 250) & (pred >= 250 - tol) | (reading <= 5) & (pred <= 5 + tol)
-        bad = (diff > tol) & ~clipped
-        # where the reference clips, only a contradiction in the possible direction counts
-        bad &= ~(ref_high & (reading >= pred - tol)) & ~(ref_low & (reading <= pred + tol))
-        ghost = bad.any(axis=2).astype(np.uint8)
-        ghost = cv2.morphologyEx(ghost, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))  # single noisy pixels
+        # per reference code: the allowed difference, wider where the mapping is steeper than 1
+        tol = np.float32(tolerance) * np.maximum(np.gradient(table, axis=0), 1.0)
+        # 1 where a channel's reading contradicts its prediction (clipped readings that agree are not)
+        contradictions(ref, np.ascontiguousarray(frame), table, low, high, tol, bad)
+        ghost = cv2.morphologyEx(bad, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))  # single noisy pixels
         if grow > 0:
             ghost = cv2.dilate(ghost, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
         soft = ghost.astype(np.float32)
