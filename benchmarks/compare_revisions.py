@@ -98,7 +98,8 @@ def main() -> int:
                         pairs.append((seconds[base], seconds[ROOT]))
                     ratios = [b / w for b, w in pairs]
                     rows.append([engine, args.tile or "1500x1000 engine", precision,
-                                 " ".join(f"{b:.2f}" for b, _ in pairs), " ".join(f"{w:.2f}" for _, w in pairs),
+                                 " ".join(f"{b:.2f}" for b, _ in pairs),
+                                 " ".join(f"{w:.2f}" for _, w in pairs),
                                  " ".join(f"{q:.2f}" for q in ratios), f"{statistics.median(ratios):.2f}",
                                  f"{sum(q > 1 for q in ratios)}/{len(ratios)}"])
         finally:

@@ -149,8 +149,9 @@ def _bad(tmp_path: Path, jpeg_bracket: list[Path], case: str) -> tuple[list[str]
     raise AssertionError(case)
 
 
-BAD_CASES = ["one frame", "sizes differ", "missing", "missing folder", "empty", "truncated", "not an image", "bad exif",
-             "mixed depth", "bomb", "bad method", "option on classical", "bad tile", "times count"]
+BAD_CASES = ["one frame", "sizes differ", "missing", "missing folder", "empty", "truncated", "not an image",
+             "bad exif", "mixed depth", "bomb", "bad method", "option on classical", "bad tile",
+             "times count"]
 
 
 @pytest.mark.parametrize("case", BAD_CASES)

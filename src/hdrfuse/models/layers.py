@@ -97,9 +97,9 @@ def conv_activation(layer: nn.Conv2d, x: torch.Tensor, activation: str,
     """``activation(layer(x), *scalars)`` as one oneDNN convolution with the activation as a post-op (no
     second pass over the output), or ``None`` where that does not apply (:func:`fused_dtype`; grouped or
     ``"same"``-string padding; a replicate-padded layer off its border-strip path,
-    :meth:`Conv2d._fast_border`) and the caller runs the two operators. :data:`ACTIVATIONS` lists the activations. Replicate padding: the
-    convolution pads with zeros and the ``p``-pixel border is recomputed from replicate-padded strips, as in
-    :func:`conv2d_replicate`.
+    :meth:`Conv2d._fast_border`) and the caller runs the two operators. :data:`ACTIVATIONS` lists the
+    activations. Replicate padding: the convolution pads with zeros and the ``p``-pixel border is
+    recomputed from replicate-padded strips, as in :func:`conv2d_replicate`.
 
     Example:
         >>> import torch

@@ -100,8 +100,8 @@ def channels_last(x: torch.Tensor) -> torch.Tensor:
 
 def channel_mean(x: torch.Tensor) -> torch.Tensor:
     """``x.mean(2)`` of ``[B, N, C, H, W]``: the maps' mean over the feature channels. In bfloat16 as a
-    ``1 x 1`` convolution with weights ``1 / C`` (fp32 accumulation either way): torch's bf16 reduction over the
-    channels took 25 ms of a 3 x 424x512 tile per map, the convolution 4 ms (one-off, 2 threads)."""
+    ``1 x 1`` convolution with weights ``1 / C`` (fp32 accumulation either way): torch's bf16 reduction over
+    the channels took 25 ms of a 3 x 424x512 tile per map, the convolution 4 ms (one-off, 2 threads)."""
     if x.dtype != torch.bfloat16 or x.dim() != 5:
         return x.mean(2)
     b, n, c = x.shape[:3]
