@@ -30,19 +30,15 @@ import torch
 import torch.nn.functional as F
 
 from _common import print_table
-from engine_profile import forward, tile_inputs
+from engine_profile import channels_last_tile, forward, tile_inputs
 
 KINDS = {"aten::mkldnn_convolution": "torch", "mkldnn::_convolution_pointwise": "fused",
          "mkldnn::_convolution_pointwise_": "fused, adds in place"}
 
 
 def recorded_shapes(engine: str, h: int, w: int, bf16: bool) -> dict[tuple, int]:
-    """``(kind, input shape, weight shape, stride, padding, dilation) -> calls`` of one pass on the tile."""
-    from hdrfuse.models.flexhdr.model import channels_last
-
-    model, args = tile_inputs(engine, h, w, 3)
-    model = model.to(memory_format=torch.channels_last)
-    args = tuple(channels_last(a) if isinstance(a, torch.Tensor) and a.ndim >= 4 else a for a in args)
+    """``(kind, input shape, weight shape) -> calls`` of one pass on the tile, channels-last."""
+    model, args = channels_last_tile(*tile_inputs(engine, h, w, 3))
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         forward(model, args)  # warm-up, as the engine's second tile
         cpu = [torch.profiler.ProfilerActivity.CPU]

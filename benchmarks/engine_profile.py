@@ -39,6 +39,16 @@ def tile_inputs(engine: str, h: int, w: int, n: int) -> tuple[torch.nn.Module, t
     return model, ("hdr", ldr, ev, 1 if engine == "ahdrnet" else n // 2, *base)
 
 
+def channels_last_tile(model: torch.nn.Module, args: tuple) -> tuple[torch.nn.Module, tuple]:
+    """:func:`tile_inputs`' network and inputs in channels-last (NHWC) memory order, as the engines run them
+    on the CPU: the weights, every 4-D or 5-D input, and those in a list (twophase's base)."""
+    from hdrfuse.models.flexhdr.model import channels_last
+
+    nhwc = lambda a: channels_last(a) if isinstance(a, torch.Tensor) and a.ndim >= 4 else a  # noqa: E731
+    args = tuple([nhwc(t) for t in a] if isinstance(a, list) else nhwc(a) for a in args)
+    return model.to(memory_format=torch.channels_last), args
+
+
 def forward(model: torch.nn.Module, args: tuple) -> torch.Tensor:
     if args[0] == "twophase":
         _, u, extra = args
@@ -84,11 +94,8 @@ def main() -> int:
     h, w = (int(v) for v in args.tile.split("x"))
     peak = conv_throughput()
     model, inputs = tile_inputs(args.engine, h, w, args.frames)
-    if args.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-        from hdrfuse.models.flexhdr.model import channels_last  # what the engine runs
-
-        inputs = tuple(channels_last(t) if isinstance(t, torch.Tensor) and t.ndim >= 4 else t for t in inputs)
+    if args.channels_last:  # what the engine runs
+        model, inputs = channels_last_tile(model, inputs)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
         forward(model, inputs)  # warm-up: oneDNN primitives are created on first use
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True,

@@ -88,14 +88,10 @@ def tile_pass(engine: str, size: str, bf16: bool) -> Callable[[], np.ndarray]:
     """One forward pass of ``engine``'s shipped network on a random ``HxW`` tile (3 frames), channels-last."""
     import torch
 
-    from engine_profile import forward, tile_inputs
-    from hdrfuse.models.flexhdr.model import channels_last
+    from engine_profile import channels_last_tile, forward, tile_inputs
 
     h, w = (int(v) for v in size.split("x"))
-    model, args = tile_inputs(engine, h, w, 3)
-    model = model.to(memory_format=torch.channels_last)
-    nhwc = lambda a: channels_last(a) if isinstance(a, torch.Tensor) and a.dim() == 4 else a  # noqa: E731
-    args = tuple([nhwc(t) for t in a] if isinstance(a, list) else nhwc(a) for a in args)
+    model, args = channels_last_tile(*tile_inputs(engine, h, w, 3))
 
     def run() -> np.ndarray:
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
