@@ -8,7 +8,7 @@ GFLOP/s against the same reference convolution timed in this process. The last c
 seconds of the pass each group costs *above* the floor: the lever for bringing time / floor down.
 
     OMP_NUM_THREADS=1 python benchmarks/engine_profile.py [--engine flexhdr] [--tile 424x512] [--frames 3]
-        [--channels-last] [--bf16]
+        [--channels-last] [--bf16] [--width 64]
 """
 
 from __future__ import annotations
@@ -23,11 +23,25 @@ from _common import print_table
 from bench_engines import conv_throughput
 
 
-def tile_inputs(engine: str, h: int, w: int, n: int) -> tuple[torch.nn.Module, tuple]:
-    """The shipped network and inputs for one tile (random codes: the cost does not depend on them)."""
+def tile_inputs(engine: str, h: int, w: int, n: int,
+                width: int | None = None) -> tuple[torch.nn.Module, tuple]:
+    """The shipped network and inputs for one tile (random codes: the cost does not depend on them).
+
+    ``width`` (flexhdr): the shipped architecture built at ``width`` channels, the dense blocks growing by
+    ``width / 2``, with random weights -- what the time / floor ratio of a wider network would be."""
     from hdrfuse.inference.onnx import load_network
 
     model = load_network(engine).eval()
+    if width is not None:
+        if engine != "flexhdr":
+            raise SystemExit("--width applies to flexhdr only")
+        from hdrfuse.models.shipped import shipped_weights
+        from hdrfuse.train.checkpoint import read_metadata
+        from hdrfuse.train.tasks import get_task
+
+        config = dict(read_metadata(shipped_weights(engine))["model"], channels=width)
+        config["merge"] = dict(config.get("merge") or {}, growth=width // 2)
+        model = get_task(engine).build(config).eval()
     g = torch.Generator().manual_seed(0)
     if engine == "twophase":
         u = torch.rand(1, 3, h, w, generator=g)
@@ -90,10 +104,12 @@ def main() -> int:
                         help="weights and inputs in channels-last (NHWC) memory order")
     parser.add_argument("--bf16", action="store_true",
                         help="under bfloat16 autocast, as the engine runs on AMX CPUs")
+    parser.add_argument("--width", type=int, default=None,
+                        help="flexhdr built at this many channels (random weights), not the shipped 32")
     args = parser.parse_args()
     h, w = (int(v) for v in args.tile.split("x"))
     peak = conv_throughput()
-    model, inputs = tile_inputs(args.engine, h, w, args.frames)
+    model, inputs = tile_inputs(args.engine, h, w, args.frames, args.width)
     if args.channels_last:  # what the engine runs
         model, inputs = channels_last_tile(model, inputs)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
@@ -128,7 +144,8 @@ def main() -> int:
     conv_flops = sum(v[2] for v in by_shape.values())
     floor = conv_flops / 1e9 / peak
     precision = ", bf16" if args.bf16 else ""
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); {args.engine}, "
+    width = f" built at {args.width} channels (random weights)" if args.width else ""
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); {args.engine}{width}, "
           f"{args.frames} frames, tile {h}x{w}{precision}; reference conv {peak:.0f} GFLOP/s "
           "(64->64 3x3, 512x512, fp32)")
     print(f"pass {total:.2f} s (profiled self times), {conv_flops / 1e9:.1f} GFLOP in convolutions, "
