@@ -142,3 +142,47 @@ def test_fused_contradiction_pass_equals_the_numpy_formula() -> None:
         contradictions(frames[1], frames[k], table, low, high, np.float32(18.0) * np.maximum(
             np.gradient(table, axis=0), 1.0), out)
         assert out[moved[k]].mean() > 0.5 and out[~moved.any(axis=0)].mean() < 0.01
+
+
+def _merge_deghosted_full_frames(frames: list[np.ndarray], times: np.ndarray, reference: int,
+                                 response: np.ndarray) -> np.ndarray:
+    """``merge_deghosted``'s formula with its fallback computed over whole frames (as it was before it was
+    computed at the pixels that need it)."""
+    from hdrfuse.classical.debevec1997 import log_exposure, weighted_log_sum
+
+    masks = ghost_masks(frames, reference)
+    log_response = np.log(response.astype(np.float64)).astype(np.float32)
+    num, den = weighted_log_sum(frames, times, log_response, 1.0 - masks)
+    ref = frames[reference]
+    fallback = log_exposure(ref, times[reference], log_response)
+    order = np.argsort(times)
+    for idx in order[::-1]:
+        usable = (ref >= 250) & (masks[idx][..., None] < 0.5) & (times[idx] < times[reference])
+        fallback = np.where(usable, log_exposure(frames[idx], times[idx], log_response), fallback)
+    for idx in order:
+        usable = (ref <= 5) & (masks[idx][..., None] < 0.5) & (times[idx] > times[reference])
+        fallback = np.where(usable, log_exposure(frames[idx], times[idx], log_response), fallback)
+    return np.exp(np.where(den > 1e-3, num / np.maximum(den, 1e-8), fallback)).astype(np.float32)
+
+
+def test_fallback_at_the_unweighted_pixels_equals_the_whole_frame_formula() -> None:
+    """Where no frame has weight left (clipped or black in every frame, or masked) the merge takes the
+    reference's estimate, or the nearest unmasked exposure where the reference clips; computed only at
+    those pixels it gives the whole-frame formula's values bit for bit, the reference being the middle,
+    the shortest or the longest frame."""
+    from hdrfuse.classical.debevec1997 import calibrate_response
+
+    frames, times, scene, _ = _moving_square_bracket()
+    lit = scene.copy()
+    lit[:16, :40] = 50.0  # a light source: 255 in every frame
+    lit[-16:, -40:] = 0.0  # deep shadow: 0 in every frame
+    frames = [_expose(lit, t) for t in times]
+    frames[0][30:60, 60:90] = 255  # a bright object in the short frame only: masked, the others clip there
+    frames[2][60:80, 10:40] = 0
+    response = calibrate_response(frames, times)
+    for reference in (1, 0, 2):
+        hdr, masks = merge_deghosted(frames, times, reference, response)
+        expected = _merge_deghosted_full_frames(frames, times, reference, response)
+        assert np.array_equal(hdr, expected)
+        assert hdr.dtype == np.float32
+    assert (frames[1][:16, :40] == 255).all() and (frames[1][-16:, -40:] == 0).all()

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .debevec1997 import calibrate_response, channel_mean, log_exposure, weighted_log_sum
+from .debevec1997 import calibrate_response, channel_mean, weighted_log_sum
 from .grossberg2003 import conditional_medians, joint_histogram
 
 
@@ -124,18 +124,25 @@ def merge_deghosted(frames_u8: list[np.ndarray], times: np.ndarray, reference: i
     masks = ghost_masks(frames_u8, reference, tolerance)
     log_response = np.log(response.astype(np.float64)).astype(np.float32)
     num, den = weighted_log_sum(frames_u8, times, log_response, 1.0 - masks)
-    ref = frames_u8[reference]
-    fallback = log_exposure(ref, times[reference], log_response)
-    # the reference clips: use the nearest exposure in the right direction that is not masked there
-    order_bright = np.argsort(times)  # shortest first for clipped highlights
-    for idx in order_bright[::-1]:
-        usable = (ref >= 250) & (masks[idx][..., None] < 0.5) & (times[idx] < times[reference])
-        fallback = np.where(usable, log_exposure(frames_u8[idx], times[idx], log_response), fallback)
-    for idx in order_bright:
-        usable = (ref <= 5) & (masks[idx][..., None] < 0.5) & (times[idx] > times[reference])
-        fallback = np.where(usable, log_exposure(frames_u8[idx], times[idx], log_response), fallback)
-    log_e = np.where(den > 1e-3, num / np.maximum(den, 1e-8), fallback)
-    return np.exp(log_e).astype(np.float32), masks
+    log_e = np.divide(num, np.maximum(den, 1e-8), out=num)
+    # where no weight is left (den <= 1e-3: few pixels), the reference's estimate, or where it clips the
+    # nearest exposure in the right direction not masked there. Computed at those pixels only: over whole
+    # frames these passes were the merge's largest own cost (0.15 s at 1.5 MP).
+    ys, xs, cs = np.nonzero(den <= 1e-3)
+    if ys.size:
+        ref = frames_u8[reference][ys, xs, cs]
+        fallback = log_response[ref, cs] - np.float32(np.log(times[reference]))
+        order_bright = np.argsort(times)  # shortest first for clipped highlights
+        for idx in order_bright[::-1]:  # the last usable one wins: the shortest
+            usable = (ref >= 250) & (masks[idx][ys, xs] < 0.5) & (times[idx] < times[reference])
+            codes = frames_u8[idx][ys, xs, cs]
+            fallback = np.where(usable, log_response[codes, cs] - np.float32(np.log(times[idx])), fallback)
+        for idx in order_bright:  # the longest
+            usable = (ref <= 5) & (masks[idx][ys, xs] < 0.5) & (times[idx] > times[reference])
+            codes = frames_u8[idx][ys, xs, cs]
+            fallback = np.where(usable, log_response[codes, cs] - np.float32(np.log(times[idx])), fallback)
+        log_e[ys, xs, cs] = fallback
+    return np.exp(log_e, out=log_e), masks
 
 
 def merge_deghosted_relative(frames: list[np.ndarray], ev: np.ndarray, reference: int,
