@@ -11,7 +11,8 @@ and their median: a change that wins in most rounds is real, one that splits is 
 with its uncommitted changes; each process imports ``hdrfuse`` from its own ``src``. The shipped weights
 are read from each revision's tree. What runs is either one network pass on a random tile (``--tile HxW``,
 as ``engine_profile.py`` runs it: channels-last, 3 frames) or the whole engine at 1.5 MP on the frames
-``bench_engines.py`` uses (the default plan), in fp32 or bf16 autocast.
+``bench_engines.py`` uses (the default plan), in fp32 or bf16 autocast. A classical method (``--engines
+deghost --precisions fp32``) runs whole on the same 3 frames.
 
     python benchmarks/compare_revisions.py --base HEAD [--engines flexhdr] [--precisions bf16,fp32]
         [--tile 424x512] [--rounds 5] [--repeat 2]
@@ -54,8 +55,10 @@ else:
     from hdrfuse.api import run_method
     bracket = bracket_for(engine, "1.5MP")
 
+    options = {"bf16": bf16} if engine in ("flexhdr", "ahdrnet", "twophase") else {}  # learned engines
+
     def run():
-        run_method(bracket, engine, "none", "cpu", bf16=bf16)
+        run_method(bracket, engine, "none", "cpu", **options)
 run()
 times = []
 for _ in range(repeat):

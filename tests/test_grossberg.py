@@ -80,6 +80,20 @@ def test_conditional_medians_match_numpy_within_the_code() -> None:
     assert np.isnan(empty[1:]).all() and empty[0] == pytest.approx(0.0)
 
 
+def test_joint_histogram_counts_code_pairs_as_numpy_does() -> None:
+    """The compiled count of 8-bit images (channels of ``HxWx3``: strided views) equals numpy's 2-D
+    histogram of the same pairs; other inputs (1-D, wider integers) take the bincount path, same answer."""
+    rng = np.random.default_rng(4)
+    a = rng.integers(0, 256, (37, 53, 3)).astype(np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-9, 10, a.shape), 0, 255).astype(np.uint8)
+    for c in range(3):
+        counted = joint_histogram(a[..., c], b[..., c])
+        expected = np.histogram2d(a[..., c].ravel(), b[..., c].ravel(), bins=256, range=[[0, 256], [0, 256]])[0]
+        assert counted.dtype == np.int64 and np.array_equal(counted, expected.astype(np.int64))
+        assert np.array_equal(joint_histogram(a[..., c].ravel(), b[..., c].ravel()), counted)
+        assert np.array_equal(joint_histogram(a[..., c].astype(np.int32), b[..., c]), counted)
+
+
 def test_bad_input_is_one_error() -> None:
     frames = _bracket("gamma")
     with pytest.raises(InputError, match="2 exposure times"):
