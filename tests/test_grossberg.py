@@ -88,7 +88,8 @@ def test_joint_histogram_counts_code_pairs_as_numpy_does() -> None:
     b = np.clip(a.astype(int) + rng.integers(-9, 10, a.shape), 0, 255).astype(np.uint8)
     for c in range(3):
         counted = joint_histogram(a[..., c], b[..., c])
-        expected = np.histogram2d(a[..., c].ravel(), b[..., c].ravel(), bins=256, range=[[0, 256], [0, 256]])[0]
+        expected = np.histogram2d(a[..., c].ravel(), b[..., c].ravel(), bins=256,
+                                  range=[[0, 256], [0, 256]])[0]
         assert counted.dtype == np.int64 and np.array_equal(counted, expected.astype(np.int64))
         assert np.array_equal(joint_histogram(a[..., c].ravel(), b[..., c].ravel()), counted)
         assert np.array_equal(joint_histogram(a[..., c].astype(np.int32), b[..., c]), counted)
