@@ -101,6 +101,17 @@ def weighted_log_sum(frames_u8: list[np.ndarray], times: np.ndarray, log_respons
     shape = frames_u8[0].shape
     num = np.zeros(shape, np.float32)
     den = np.zeros(shape, np.float32)
+    if (log_response.dtype == np.float32 and log_response.shape == (256, shape[-1]) and len(shape) == 3
+            and all(f.dtype == np.uint8 and f.shape == shape for f in frames_u8)
+            and (frame_weights is None or np.asarray(frame_weights).dtype == np.float32)):
+        from ._debevec_cpu import accumulate  # one pass per frame, the same float32 arithmetic
+
+        none = np.ones((1, 1), np.float32)
+        for j, (frame, t) in enumerate(zip(frames_u8, times)):
+            fw = none if frame_weights is None else np.asarray(frame_weights[j], np.float32)
+            accumulate(frame, weights, log_response, np.float32(np.log(t)), fw, frame_weights is not None,
+                       num, den)
+        return num, den
     for j, (frame, t) in enumerate(zip(frames_u8, times)):
         w = lookup(weights, frame)
         if frame_weights is not None:
