@@ -11,7 +11,6 @@ the sums are the same bit for bit (tested).
 from __future__ import annotations
 
 import numba as nb
-import numpy as np
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
