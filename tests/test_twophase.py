@@ -360,7 +360,7 @@ def test_phase2_objective_mixes_labelled_and_unlabelled() -> None:
     assert set(parts) == {"l1", "mef_ssim", "anchor"}
     expected = 0.5 * float((pred[:2] - target[:2]).abs().mean().detach()) + 0.5 * (float(parts["mef_ssim"])
                                                                            + float(parts["anchor"]))
-    assert float(loss) == pytest.approx(expected, rel=1e-5)
+    assert float(loss.detach()) == pytest.approx(expected, rel=1e-5)
     loss.backward()
     assert float(pred.grad[3].abs().sum()) > 0 and float(pred.grad[0].abs().sum()) > 0
     only_labelled, parts = phase2_objective([*batch[:5], torch.ones(b)], pred, target, loss_fn, {})
