@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -139,10 +140,11 @@ def test_table_lookup_equals_numpy_indexing() -> None:
     assert np.array_equal(lookup(big, wide), big[wide, np.arange(3)])
 
 
-def test_compiled_weighted_log_sum_equals_the_numpy_formula() -> None:
+def test_compiled_weighted_log_sum_equals_the_numpy_formula(monkeypatch: pytest.MonkeyPatch) -> None:
     """The one-pass sums behind the Debevec and ghost-free merges equal numpy's whole-frame formula bit for
     bit, with and without per-frame weights, on frames with clipped and black codes; float64 weights keep
     numpy's float64 products (the compiled pass is float32 only)."""
+    monkeypatch.setattr("hdrfuse.classical.COMPILED_MIN_PIXELS", 0)  # the compiled pass at any size
     from hdrfuse._cv import lookup
     from hdrfuse.classical.debevec1997 import hat_weights, log_exposure, weighted_log_sum
 
@@ -170,5 +172,26 @@ def test_compiled_weighted_log_sum_equals_the_numpy_formula() -> None:
         expected_num, expected_den = numpy_sums(frame_weights)
         assert num.dtype == den.dtype == np.float32
         assert np.array_equal(num, expected_num) and np.array_equal(den, expected_den)
+    assert "hdrfuse.classical._debevec_cpu" in sys.modules  # the compiled pass ran
     assert not np.array_equal(weighted_log_sum(frames, times, log_response, weights)[0],
                               weighted_log_sum(frames, times, log_response)[0])
+
+
+def test_a_small_debevec_merge_does_not_load_numba() -> None:
+    """Loading numba costs a fresh process ~0.6 s, more than its passes save below
+    ``COMPILED_MIN_PIXELS``: a small Debevec merge (calibration included) runs numpy's formulas, which give
+    the same values."""
+    import subprocess
+
+    code = (
+        "import sys, numpy as np\n"
+        "from hdrfuse.classical.debevec1997 import calibrate_response, merge_debevec\n"
+        "rng = np.random.default_rng(0)\n"
+        "scene = rng.uniform(0.01, 1.0, (60, 80, 3))\n"
+        "times = np.array([0.25, 1.0, 4.0])\n"
+        "frames = [np.clip(255 * (scene * t) ** (1 / 2.2), 0, 255).astype(np.uint8) for t in times]\n"
+        "merge_debevec(frames, times, calibrate_response(frames, times))\n"
+        "print('numba' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

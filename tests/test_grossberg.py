@@ -4,6 +4,8 @@ it, the sub-code medians agree with numpy's, bad input is one error."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from conftest import textured_scene
@@ -80,9 +82,10 @@ def test_conditional_medians_match_numpy_within_the_code() -> None:
     assert np.isnan(empty[1:]).all() and empty[0] == pytest.approx(0.0)
 
 
-def test_joint_histogram_counts_code_pairs_as_numpy_does() -> None:
+def test_joint_histogram_counts_code_pairs_as_numpy_does(monkeypatch: pytest.MonkeyPatch) -> None:
     """The compiled count of 8-bit images (channels of ``HxWx3``: strided views) equals numpy's 2-D
     histogram of the same pairs; other inputs (1-D, wider integers) take the bincount path, same answer."""
+    monkeypatch.setattr("hdrfuse.classical.COMPILED_MIN_PIXELS", 0)  # the compiled pass at any size
     rng = np.random.default_rng(4)
     a = rng.integers(0, 256, (37, 53, 3)).astype(np.uint8)
     b = np.clip(a.astype(int) + rng.integers(-9, 10, a.shape), 0, 255).astype(np.uint8)
@@ -93,6 +96,7 @@ def test_joint_histogram_counts_code_pairs_as_numpy_does() -> None:
         assert counted.dtype == np.int64 and np.array_equal(counted, expected.astype(np.int64))
         assert np.array_equal(joint_histogram(a[..., c].ravel(), b[..., c].ravel()), counted)
         assert np.array_equal(joint_histogram(a[..., c].astype(np.int32), b[..., c]), counted)
+    assert "hdrfuse.classical._histogram_cpu" in sys.modules  # the compiled pass ran
 
 
 def test_bad_input_is_one_error() -> None:

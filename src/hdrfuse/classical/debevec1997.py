@@ -96,6 +96,7 @@ def weighted_log_sum(frames_u8: list[np.ndarray], times: np.ndarray, log_respons
     ``sum_j w(Z_j)``, each HxWx3 float32. ``frame_weights [N, H, W]`` multiplies each frame's hat weight
     (ghost masks: 0 where a frame must not count)."""
     from .._cv import lookup
+    from . import compiled_pays
 
     weights = hat_weights()
     shape = frames_u8[0].shape
@@ -103,7 +104,8 @@ def weighted_log_sum(frames_u8: list[np.ndarray], times: np.ndarray, log_respons
     den = np.zeros(shape, np.float32)
     if (log_response.dtype == np.float32 and log_response.shape == (256, shape[-1]) and len(shape) == 3
             and all(f.dtype == np.uint8 and f.shape == shape for f in frames_u8)
-            and (frame_weights is None or np.asarray(frame_weights).dtype == np.float32)):
+            and (frame_weights is None or np.asarray(frame_weights).dtype == np.float32)
+            and compiled_pays(frames_u8[0].size // shape[-1])):
         from ._debevec_cpu import accumulate  # one pass per frame, the same float32 arithmetic
 
         none = np.ones((1, 1), np.float32)

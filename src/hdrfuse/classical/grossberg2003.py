@@ -35,9 +35,12 @@ DARK, CLIP = 5, 250
 
 def joint_histogram(a_u8: np.ndarray, b_u8: np.ndarray) -> np.ndarray:
     """``[256, 256]`` pixel counts of one channel's code pairs, ``[code in a, code in b]`` (its transpose is
-    the histogram of ``(b, a)``). 8-bit 2-D images are counted in one compiled pass
-    (:mod:`._histogram_cpu`)."""
-    if a_u8.dtype == b_u8.dtype == np.uint8 and a_u8.ndim == 2 and a_u8.shape == b_u8.shape:
+    the histogram of ``(b, a)``). 8-bit 2-D images are counted in one compiled pass (:mod:`._histogram_cpu`)
+    where it pays (:func:`~hdrfuse.classical.compiled_pays`)."""
+    from . import compiled_pays
+
+    if a_u8.dtype == b_u8.dtype == np.uint8 and a_u8.ndim == 2 and a_u8.shape == b_u8.shape and compiled_pays(
+            a_u8.size):
         from ._histogram_cpu import joint_histogram as counted
 
         return counted(a_u8, b_u8)
