@@ -231,3 +231,18 @@ def test_commands_that_do_not_import_torch(argv: list[str], jpeg_bracket: list[P
              "    code = e.code\nprint('TORCH' if 'torch' in sys.modules else 'NOTORCH', code)")
     done = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True)
     assert done.stdout.strip().splitlines()[-1] == "NOTORCH 0", done.stdout + done.stderr
+
+
+def test_python_m_hdrfuse_is_the_command(jpeg_bracket: list[Path], tmp_path: Path) -> None:
+    """``python -m hdrfuse`` runs the same command line: it fuses a bracket and exits with its status (2 and
+    one line naming the path for a missing folder)."""
+    out = tmp_path / "m.jpg"
+    done = subprocess.run([sys.executable, "-m", "hdrfuse", "fuse", str(jpeg_bracket[0].parent), "-o", str(out),
+                           "-q"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert out.is_file() and out.stat().st_size > 0
+    missing = tmp_path / "nowhere"
+    done = subprocess.run([sys.executable, "-m", "hdrfuse", "fuse", str(missing), "-o", str(tmp_path / "n.jpg")],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and str(missing) in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "n.jpg").exists()
