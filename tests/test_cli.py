@@ -237,12 +237,12 @@ def test_python_m_hdrfuse_is_the_command(jpeg_bracket: list[Path], tmp_path: Pat
     """``python -m hdrfuse`` runs the same command line: it fuses a bracket and exits with its status (2 and
     one line naming the path for a missing folder)."""
     out = tmp_path / "m.jpg"
-    done = subprocess.run([sys.executable, "-m", "hdrfuse", "fuse", str(jpeg_bracket[0].parent), "-o", str(out),
-                           "-q"], capture_output=True, text=True)
+    command = [sys.executable, "-m", "hdrfuse", "fuse"]
+    done = subprocess.run([*command, str(jpeg_bracket[0].parent), "-o", str(out), "-q"], capture_output=True,
+                          text=True)
     assert done.returncode == 0, done.stderr
     assert out.is_file() and out.stat().st_size > 0
     missing = tmp_path / "nowhere"
-    done = subprocess.run([sys.executable, "-m", "hdrfuse", "fuse", str(missing), "-o", str(tmp_path / "n.jpg")],
-                          capture_output=True, text=True)
+    done = subprocess.run([*command, str(missing), "-o", str(tmp_path / "n.jpg")], capture_output=True, text=True)
     assert done.returncode == 2 and str(missing) in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "n.jpg").exists()
