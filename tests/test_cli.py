@@ -243,6 +243,7 @@ def test_python_m_hdrfuse_is_the_command(jpeg_bracket: list[Path], tmp_path: Pat
     assert done.returncode == 0, done.stderr
     assert out.is_file() and out.stat().st_size > 0
     missing = tmp_path / "nowhere"
-    done = subprocess.run([*command, str(missing), "-o", str(tmp_path / "n.jpg")], capture_output=True, text=True)
+    done = subprocess.run([*command, str(missing), "-o", str(tmp_path / "n.jpg")], capture_output=True,
+                          text=True)
     assert done.returncode == 2 and str(missing) in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "n.jpg").exists()
