@@ -118,6 +118,8 @@ def merge_deghosted(frames_u8: list[np.ndarray], times: np.ndarray, reference: i
         >>> hdr.shape, masks.shape, float(masks.max()) < 0.5
         ((40, 40, 3), (3, 40, 40), True)
     """
+    from . import _deghost_cpu  # noqa: F401 - loads numba (the ghost test's): the calibration's passes pay
+
     times = np.asarray(times, dtype=np.float64)
     if response is None:
         response = calibrate_response(frames_u8, times)
@@ -189,6 +191,7 @@ def network_merge(frames: list[np.ndarray], ev: np.ndarray, reference: int, enco
     u8 = [f if f.dtype == np.uint8 else np.clip(np.asarray(f, np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
           for f in frames]
     times = np.power(2.0, np.asarray(ev, dtype=np.float64))
+    from . import _deghost_cpu  # noqa: F401 - loads numba first, as in merge_deghosted
     if response is None:
         response = calibrate_response(u8, times)
     hdr, ghost = merge_deghosted(u8, times, reference, response)
