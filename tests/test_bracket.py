@@ -124,3 +124,41 @@ def test_subset_keeps_times_paths_and_a_sensible_reference(jpeg_bracket: list[Pa
     assert b.subset([2, 1], reference=0).reference == 0
     with pytest.raises(InputError, match="outside"):
         b.subset([0, 3])
+
+
+def test_integer_codes_equal_the_interleaved_formula() -> None:
+    """``uint8_frames``/``integer_frames`` (per channel plane, interleaved by OpenCV) give what
+    ``clip(f * top + 0.5, 0, top)`` truncated on the HxWx3 frame gives, for 8- and 16-bit codes, on values
+    that round half up exactly (k + 0.5 over top), both ends and out-of-grid floats; 8-bit frames read back
+    as the codes they were made from."""
+    rng = np.random.default_rng(6)
+    frames = rng.uniform(0.0, 1.0, (3, 3, 17, 23)).astype(np.float32)
+    frames[0, :, 0, :5] = [0.0, 1.0, 0.5 / 255, 1.5 / 255, 254.5 / 255]
+    frames[1, :, 1, :3] = [0.5 / 65535, 2.5 / 65535, np.nextafter(np.float32(0.5 / 255), np.float32(0))]
+    bracket = Bracket(frames, None, 1, bit_depth=16)
+    cases = [(255, np.uint8, bracket.uint8_frames()), (65535, np.uint16, bracket.integer_frames())]
+    for top, dtype, codes in cases:
+        for frame, got in zip(frames, codes):
+            hwc = np.ascontiguousarray(frame.transpose(1, 2, 0))
+            expected = np.clip(hwc * float(top) + 0.5, 0, top).astype(dtype)
+            assert got.dtype == dtype and got.shape == (17, 23, 3) and got.flags.c_contiguous
+            assert np.array_equal(got, expected)
+    u8 = [rng.integers(0, 256, (9, 11, 3)).astype(np.uint8) for _ in range(2)]
+    u8[0][0, :, 0] = np.arange(11) * 25  # with 0 and 250
+    made = make_bracket(u8, exposure_times=[1.0, 4.0], tensor=False)
+    assert all(np.array_equal(a, b) for a, b in zip(made.uint8_frames(), u8))
+    every = np.arange(256, dtype=np.uint8).reshape(16, 16, 1).repeat(3, axis=2)
+    made = make_bracket([every // 2, every], exposure_times=[1.0, 2.0], tensor=False)
+    assert np.array_equal(made.uint8_frames()[1], every)  # every code survives the float32 round trip
+
+
+def test_swapped_times_are_found_on_large_frames_too() -> None:
+    """Over ~2 MP the pixels check reads every s-th row and column: swapped times are still an error, the
+    right ones still pass."""
+    from hdrfuse.bracket import check_times_match_pixels
+
+    scene = np.linspace(0.05, 0.6, 2100, dtype=np.float32)[None, :].repeat(2100, axis=0)
+    frames = np.stack([np.stack([scene] * 3), np.stack([np.minimum(scene * 1.5, 1.0)] * 3)])
+    check_times_match_pixels(frames, np.array([1.0, 2.0]), [None, None])
+    with pytest.raises(InputError, match="contradict"):
+        check_times_match_pixels(frames[::-1], np.array([1.0, 2.0]), ["long.jpg", "short.jpg"])

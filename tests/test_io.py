@@ -209,3 +209,23 @@ def test_exposure_list_and_folder_listing(tmp_path: Path) -> None:
         (tmp_path / name).write_bytes(b"x")
     assert [p.name for p in list_image_files(tmp_path)] == ["a.PNG", "b.jpg"]
     assert "ref.png" in [p.name for p in list_image_files(tmp_path, include_reference=True)]
+
+
+def test_quantisation_equals_the_formula() -> None:
+    """Writing 8- and 16-bit files quantises as ``floor(clip(nan_to_num(x), 0, 1) * top + 0.5)`` in float32,
+    now in one buffer: the same codes on NaN, infinities, values outside [0, 1], exact half-way values and
+    float64 input, and the caller's image is not changed."""
+    from hdrfuse.io.write import _quantise
+
+    rng = np.random.default_rng(7)
+    image = rng.uniform(-0.2, 1.2, (13, 17, 3)).astype(np.float32)
+    image[0, :6, 0] = [np.nan, np.inf, -np.inf, 0.5 / 255, 254.5 / 255, 1.0]
+    for source in (image, image.astype(np.float64)):
+        before = source.copy()
+        for bits, dtype in ((8, np.uint8), (16, np.uint16)):
+            top = (1 << bits) - 1
+            expected = np.floor(np.clip(np.nan_to_num(source.astype(np.float32), nan=0.0), 0.0, 1.0) * top
+                                + 0.5).astype(dtype)
+            got = _quantise(source, bits)
+            assert got.dtype == dtype and np.array_equal(got, expected)
+        assert np.array_equal(source, before, equal_nan=True)

@@ -166,8 +166,23 @@ class Bracket:
         return [np.ascontiguousarray(f, dtype=np.float32) for f in self.numpy_frames()]
 
     def _codes(self, top: int, dtype: type) -> list[np.ndarray]:
-        """Frames rounded to integer codes ``0..top``."""
-        return [np.clip(f * float(top) + 0.5, 0, top).astype(dtype) for f in self.numpy_frames()]
+        """Frames rounded to integer codes ``0..top``, ``clip(f * top + 0.5, 0, top)`` truncated, HxWx3.
+
+        Computed per channel plane in place (the planes are contiguous in ``[N, 3, H, W]``) and interleaved by
+        ``cv2.merge``: the same float32 operations as on the interleaved frame, without its transposed copy
+        and four temporaries (3 x 12 MP: 0.76 -> ~0.4 s)."""
+        from ._cv import cv2
+
+        out = []
+        for frame in as_numpy(self.frames):
+            planes = []
+            for plane in frame:
+                work = np.multiply(plane, np.float32(top), dtype=np.float32)
+                work += np.float32(0.5)
+                np.clip(work, 0, top, out=work)
+                planes.append(work.astype(dtype))
+            out.append(cv2.merge(planes).reshape(*planes[0].shape, 3))
+        return out
 
     def uint8_frames(self) -> list[np.ndarray]:
         """Frames as HxWx3 uint8 RGB (for OpenCV's 8-bit algorithms)."""
@@ -305,9 +320,13 @@ def check_times_match_pixels(frames: Any, times: np.ndarray, paths: list[str | N
     reversed) are an :class:`InputError` naming both frames.
 
     Compared on pixels that are neither black nor clipped in both frames (a frame that is longer
-    but darker there by more than 2 % of the range is a contradiction).
+    but darker there by more than 2 % of the range is a contradiction); on frames over ~2 MP, on every
+    ``s``-th row and column (about 1 MP: the medians it compares do not need more, and at 12 MP the whole
+    frames took half a second).
     """
-    grey = as_numpy(frames).mean(axis=1)
+    frames = as_numpy(frames)
+    step = max(1, int(np.sqrt(frames.shape[2] * frames.shape[3] / 1e6)))
+    grey = frames[:, :, ::step, ::step].mean(axis=1)
     for i in range(grey.shape[0] - 1):
         if times[i + 1] <= times[i]:
             continue  # equal times: nothing to contradict (an HDR merge refuses them itself)
@@ -424,7 +443,10 @@ def make_bracket(
         order = np.argsort(times, kind="stable")
     else:
         order = np.argsort([float(fr.pixels.mean(dtype=np.float64)) for fr in frames], kind="stable")
-    stack = np.ascontiguousarray(np.stack([frames[i].pixels for i in order]).transpose(0, 3, 1, 2))
+    h, w = first.pixels.shape[:2]
+    stack = np.empty((len(frames), 3, h, w), np.float32)  # one transposing copy a frame, no HxWx3 stack
+    for k, i in enumerate(order):
+        stack[k] = frames[i].pixels.transpose(2, 0, 1)
     paths = [paths[i] for i in order]
     exif = [frames[i].exif for i in order]
     if times is not None:
