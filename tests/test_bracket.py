@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -126,11 +127,13 @@ def test_subset_keeps_times_paths_and_a_sensible_reference(jpeg_bracket: list[Pa
         b.subset([0, 3])
 
 
-def test_integer_codes_equal_the_interleaved_formula() -> None:
-    """``uint8_frames``/``integer_frames`` (per channel plane, interleaved by OpenCV) give what
-    ``clip(f * top + 0.5, 0, top)`` truncated on the HxWx3 frame gives, for 8- and 16-bit codes, on values
-    that round half up exactly (k + 0.5 over top), both ends and out-of-grid floats; 8-bit frames read back
-    as the codes they were made from."""
+@pytest.mark.parametrize("compiled", [True, False])
+def test_integer_codes_equal_the_interleaved_formula(compiled: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``uint8_frames``/``integer_frames`` (one numba pass, or by channel planes interleaved by OpenCV) give
+    what ``clip(f * top + 0.5, 0, top)`` truncated on the HxWx3 frame gives, for 8- and 16-bit codes, on
+    values that round half up exactly (k + 0.5 over top), both ends and out-of-grid floats; 8-bit frames
+    read back as the codes they were made from."""
+    monkeypatch.setattr("hdrfuse.classical.compiled_pays", lambda pixels: compiled)
     rng = np.random.default_rng(6)
     frames = rng.uniform(0.0, 1.0, (3, 3, 17, 23)).astype(np.float32)
     frames[0, :, 0, :5] = [0.0, 1.0, 0.5 / 255, 1.5 / 255, 254.5 / 255]
@@ -150,6 +153,7 @@ def test_integer_codes_equal_the_interleaved_formula() -> None:
     every = np.arange(256, dtype=np.uint8).reshape(16, 16, 1).repeat(3, axis=2)
     made = make_bracket([every // 2, every], exposure_times=[1.0, 2.0], tensor=False)
     assert np.array_equal(made.uint8_frames()[1], every)  # every code survives the float32 round trip
+    assert ("hdrfuse._bracket_cpu" in sys.modules) or not compiled
 
 
 def test_swapped_times_are_found_on_large_frames_too() -> None:

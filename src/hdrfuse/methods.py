@@ -206,6 +206,7 @@ def resolve_device(device: Any = "auto", method: Method | None = None) -> Any:
 @register("mertens", kind="ldr", description="Exposure fusion, Mertens et al. 2007 (classical)", tensors=False)
 def _mertens(bracket: Bracket, device: torch.device) -> Result:
     if device.type == "cpu":  # the fused numba path, no torch; torch on CUDA
+        from .classical import _mertens_cpu  # noqa: F401 - loads numba (the fusion's): the codes' pass pays
         from .classical.mertens2007 import mertens2007_cpu
 
         fused, weights_np = mertens2007_cpu(bracket.integer_frames())
