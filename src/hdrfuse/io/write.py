@@ -88,9 +88,11 @@ def _quantise(image: np.ndarray, bits: int) -> np.ndarray:
     top = (1 << bits) - 1
     if image.dtype.kind in "ui":
         return image.astype(np.uint8 if bits == 8 else np.uint16)
-    # clip(nan_to_num(x), 0, 1) * top + 0.5, floored, in one float32 copy of the image (not six)
-    scaled = np.nan_to_num(image.astype(np.float32), nan=0.0, copy=False)
-    np.clip(scaled, 0.0, 1.0, out=scaled)
+    # clip(nan_to_num(x), 0, 1) * top + 0.5, floored, in one float32 copy of the image (not six). fmax and
+    # fmin skip NaN, so NaN -> 0 and the infinities -> 0 / 1 as nan_to_num then clip map them, in two passes
+    scaled = image.astype(np.float32)
+    np.fmax(scaled, np.float32(0.0), out=scaled)
+    np.fmin(scaled, np.float32(1.0), out=scaled)
     scaled *= np.float32(top)
     scaled += np.float32(0.5)
     return np.floor(scaled, out=scaled).astype(np.uint8 if bits == 8 else np.uint16)
