@@ -166,3 +166,19 @@ def test_swapped_times_are_found_on_large_frames_too() -> None:
     check_times_match_pixels(frames, np.array([1.0, 2.0]), [None, None])
     with pytest.raises(InputError, match="contradict"):
         check_times_match_pixels(frames[::-1], np.array([1.0, 2.0]), ["long.jpg", "short.jpg"])
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_frames_are_planes_of_the_inputs_in_time_order(compiled: bool,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``make_bracket`` puts each HxWx3 input into ``[3, H, W]`` planes (a numba copy where it pays, numpy's
+    transposing copy else), sorted by exposure time, values unchanged."""
+    monkeypatch.setattr("hdrfuse.classical.compiled_pays", lambda pixels: compiled)
+    rng = np.random.default_rng(8)
+    frames = [np.sort(rng.uniform(0.0, 1.0, (19, 13, 3)).astype(np.float32), axis=None).reshape(19, 13, 3) * s
+              for s in (0.9, 0.3, 0.6)]
+    bracket = make_bracket(frames, exposure_times=[4.0, 1.0, 2.0], tensor=False)
+    assert bracket.frames.dtype == np.float32 and bracket.frames.flags.c_contiguous
+    for k, i in enumerate([1, 2, 0]):
+        assert np.array_equal(bracket.frames[k], frames[i].transpose(2, 0, 1))
+    assert ("hdrfuse._bracket_cpu" in sys.modules) or not compiled

@@ -25,3 +25,14 @@ def codes(frame, top, out):  # noqa: ANN001, ANN201 - numba
                 if v > top:
                     v = top
                 out[y, x, c] = v
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def to_planes(pixels, out):  # noqa: ANN001, ANN201 - numba
+    """``out[c, y, x] = pixels[y, x, c]``: an ``HxWxC`` frame into ``[C, H, W]`` planes (a copy, values
+    unchanged), rows in parallel; numpy's transposing copy reads with a stride of ``C``."""
+    h, w, channels = pixels.shape
+    for y in nb.prange(h):
+        for c in range(channels):
+            for x in range(w):
+                out[c, y, x] = pixels[y, x, c]

@@ -241,9 +241,9 @@ def _as_frame(item: PathLike | np.ndarray | Frame, max_pixels: int | None, use_e
             raise InputError(f"frames must be HxWx3 arrays, got shape {item.shape}")
         array = array[:, :, :3]
         if array.dtype == np.uint8:
-            return Frame(array.astype(np.float32) * np.float32(1 / 255), 8)
+            return Frame(np.multiply(array, np.float32(1 / 255), dtype=np.float32), 8)
         if array.dtype == np.uint16:
-            return Frame(array.astype(np.float32) * np.float32(1 / 65535), 16)
+            return Frame(np.multiply(array, np.float32(1 / 65535), dtype=np.float32), 16)
         if array.dtype.kind == "f":
             if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
                 raise InputError("float frames must be finite and in [0, 1]")
@@ -456,8 +456,16 @@ def make_bracket(
         order = np.argsort([float(fr.pixels.mean(dtype=np.float64)) for fr in frames], kind="stable")
     h, w = first.pixels.shape[:2]
     stack = np.empty((len(frames), 3, h, w), np.float32)  # one transposing copy a frame, no HxWx3 stack
+    from .classical import compiled_pays
+
+    compiled = compiled_pays(h * w) and all(fr.pixels.dtype == np.float32 for fr in frames)
     for k, i in enumerate(order):
-        stack[k] = frames[i].pixels.transpose(2, 0, 1)
+        if compiled:  # 12 MP: ~0.09 s a frame as numpy's strided copy
+            from ._bracket_cpu import to_planes
+
+            to_planes(frames[i].pixels, stack[k])
+        else:
+            stack[k] = frames[i].pixels.transpose(2, 0, 1)
     paths = [paths[i] for i in order]
     exif = [frames[i].exif for i in order]
     if times is not None:
