@@ -206,8 +206,10 @@ def resolve_device(device: Any = "auto", method: Method | None = None) -> Any:
 @register("mertens", kind="ldr", description="Exposure fusion, Mertens et al. 2007 (classical)", tensors=False)
 def _mertens(bracket: Bracket, device: torch.device) -> Result:
     if device.type == "cpu":  # the fused numba path, no torch; torch on CUDA
-        from .classical import _mertens_cpu  # noqa: F401 - loads numba (the fusion's): the codes' pass pays
+        from .classical import load_numba
         from .classical.mertens2007 import mertens2007_cpu
+
+        load_numba()  # the fusion's: the bracket's codes pass uses it too
 
         fused, weights_np = mertens2007_cpu(bracket.integer_frames())
         return Result(image=fused, kind="ldr", maps={"weights": weights_np})

@@ -36,6 +36,13 @@ def compiled_pays(pixels: int) -> bool:
     return "numba" in sys.modules or pixels >= COMPILED_MIN_PIXELS
 
 
+def load_numba() -> None:
+    """Load numba now, for a path that will load it anyway (the Mertens fusion, the ghost test): the passes
+    that run before it then pay (:func:`compiled_pays`) rather than taking numpy's formulas for small frames.
+    """
+    import numba  # noqa: F401
+
+
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

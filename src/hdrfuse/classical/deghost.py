@@ -118,8 +118,9 @@ def merge_deghosted(frames_u8: list[np.ndarray], times: np.ndarray, reference: i
         >>> hdr.shape, masks.shape, float(masks.max()) < 0.5
         ((40, 40, 3), (3, 40, 40), True)
     """
-    from . import _deghost_cpu  # noqa: F401 - loads numba (the ghost test's): the calibration's passes pay
+    from . import load_numba
 
+    load_numba()  # the ghost test's: the calibration's passes use it too
     times = np.asarray(times, dtype=np.float64)
     if response is None:
         response = calibrate_response(frames_u8, times)
@@ -132,17 +133,18 @@ def merge_deghosted(frames_u8: list[np.ndarray], times: np.ndarray, reference: i
     # frames these passes were the merge's largest own cost (0.15 s at 1.5 MP).
     ys, xs, cs = np.nonzero(den <= 1e-3)
     if ys.size:
+        def estimate(k: int) -> np.ndarray:  # frame k's log radiance there (log_exposure at those pixels)
+            return log_response[frames_u8[k][ys, xs, cs], cs] - np.float32(np.log(times[k]))
+
         ref = frames_u8[reference][ys, xs, cs]
-        fallback = log_response[ref, cs] - np.float32(np.log(times[reference]))
+        fallback = estimate(reference)
         order_bright = np.argsort(times)  # shortest first for clipped highlights
         for idx in order_bright[::-1]:  # the last usable one wins: the shortest
             usable = (ref >= 250) & (masks[idx][ys, xs] < 0.5) & (times[idx] < times[reference])
-            codes = frames_u8[idx][ys, xs, cs]
-            fallback = np.where(usable, log_response[codes, cs] - np.float32(np.log(times[idx])), fallback)
+            fallback = np.where(usable, estimate(idx), fallback)
         for idx in order_bright:  # the longest
             usable = (ref <= 5) & (masks[idx][ys, xs] < 0.5) & (times[idx] > times[reference])
-            codes = frames_u8[idx][ys, xs, cs]
-            fallback = np.where(usable, log_response[codes, cs] - np.float32(np.log(times[idx])), fallback)
+            fallback = np.where(usable, estimate(idx), fallback)
         log_e[ys, xs, cs] = fallback
     return np.exp(log_e, out=log_e), masks
 
@@ -191,7 +193,9 @@ def network_merge(frames: list[np.ndarray], ev: np.ndarray, reference: int, enco
     u8 = [f if f.dtype == np.uint8 else np.clip(np.asarray(f, np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
           for f in frames]
     times = np.power(2.0, np.asarray(ev, dtype=np.float64))
-    from . import _deghost_cpu  # noqa: F401 - loads numba first, as in merge_deghosted
+    from . import load_numba
+
+    load_numba()  # as in merge_deghosted, before this calibration
     if response is None:
         response = calibrate_response(u8, times)
     hdr, ghost = merge_deghosted(u8, times, reference, response)

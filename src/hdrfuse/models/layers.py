@@ -45,6 +45,12 @@ def fused_call(dtype: torch.dtype, op, *args: object) -> torch.Tensor | None:  #
         return None
 
 
+def is_nhwc(x: torch.Tensor) -> bool:
+    """``x`` is stored channels-last and not also plain contiguous (a tensor with one channel, or 1 x 1
+    pixels, is both: it counts as NCHW, the order torch's operators give it)."""
+    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+
+
 def onednn_weight(weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """A convolution's weights as oneDNN's fused operators take them: ``dtype``, channels-last."""
     return weight.to(dtype).contiguous(memory_format=torch.channels_last)
@@ -219,7 +225,7 @@ def cat_channels(parts: list[torch.Tensor]) -> torch.Tensor:
     training ran on the other core; `benchmarks/engine_profile.py` shows the effect on a whole tile).
     Concatenating the NHWC views along their last axis is one contiguous copy. The values are the same.
     """
-    if not any(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous() for p in parts):
+    if not any(is_nhwc(p) for p in parts):
         return torch.cat(parts, dim=1)
     return torch.cat([p.permute(0, 2, 3, 1) for p in parts], dim=3).permute(0, 3, 1, 2)
 
@@ -312,7 +318,7 @@ class RDB(nn.Module):
             w = weight[:, starts[k] : starts[k] + sizes[k]]
             if rows or extra[k]:  # zero rows make zero (post-ReLU) channels; zero columns ignore them
                 w = F.pad(w, (0, 0, 0, 0, 0, extra[k], 0, rows))
-            return w.to(dtype).contiguous(memory_format=torch.channels_last)
+            return onednn_weight(w, dtype)
 
         def bias(layer: nn.Conv2d, rows: int = 0) -> torch.Tensor | None:
             return None if layer.bias is None else F.pad(layer.bias, (0, rows)).to(dtype)
@@ -341,8 +347,7 @@ class RDB(nn.Module):
         layers = [layer.conv for layer in self.dense]
         g = layers[0].out_channels  # the growth
         sizes = [x.shape[1]] + [g] * len(layers)
-        nhwc = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
-        fmt = torch.channels_last if nhwc else torch.contiguous_format
+        fmt = torch.channels_last if is_nhwc(x) else torch.contiguous_format
         pad, dil = layers[0].padding, layers[0].dilation
 
         def weights(k: int) -> torch.Tensor:  # part k's weights in layers k.. (part 0 is x)

@@ -28,7 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...classical.tonemap import mu_law
-from ..layers import RDB, add_leaky_relu, cat_channels, conv, conv_activation, pad_to_multiple
+from ..layers import RDB, add_leaky_relu, cat_channels, conv, conv_activation, is_nhwc, pad_to_multiple
 
 GAMMA = 2.2
 
@@ -131,9 +131,8 @@ def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     gy = (ys + flow[:, 1]) * (2.0 / max(h - 1, 1)) - 1.0
     grid = torch.stack([gx, gy], dim=-1)
     out = F.grid_sample(x.float(), grid, mode="bilinear", padding_mode="border", align_corners=True)
-    nhwc = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
     # one copy back to x's dtype and memory order (not one per change: bf16 features were copied twice)
-    return out.to(dtype=x.dtype, memory_format=torch.channels_last if nhwc else torch.contiguous_format)
+    return out.to(dtype=x.dtype, memory_format=torch.channels_last if is_nhwc(x) else torch.contiguous_format)
 
 
 class ConvGRU(nn.Module):
