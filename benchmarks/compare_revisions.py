@@ -21,6 +21,7 @@ deghost --precisions fp32``) runs whole on the same 3 frames.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,6 +71,19 @@ print(json.dumps(times))
 """
 
 
+@contextlib.contextmanager
+def checked_out(revision: str) -> Iterator[Path]:
+    """A temporary ``git worktree`` of this repository at ``revision``, removed afterwards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "base"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), revision],
+                       check=True)
+        try:
+            yield tree
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
+
+
 def timed(tree: Path, engine: str, tile: str, bf16: bool, repeat: int) -> float:
     """The fastest of ``repeat`` runs in a fresh process importing ``tree``'s code."""
     out = subprocess.run([sys.executable, "-c", CHILD, str(tree), engine, tile, "1" if bf16 else "0",
@@ -86,27 +101,21 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2, help="timed runs per process (the fastest counts)")
     args = parser.parse_args()
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp) / "base"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(base), args.base],
-                       check=True)
-        try:
-            for engine in args.engines.split(","):
-                for precision in args.precisions.split(","):
-                    pairs = []
-                    for r in range(args.rounds):
-                        order = [base, ROOT] if r % 2 == 0 else [ROOT, base]
-                        seconds = {tree: timed(tree, engine, args.tile, precision == "bf16", args.repeat)
-                                   for tree in order}
-                        pairs.append((seconds[base], seconds[ROOT]))
-                    ratios = [b / w for b, w in pairs]
-                    rows.append([engine, args.tile or "1500x1000 engine", precision,
-                                 " ".join(f"{b:.2f}" for b, _ in pairs),
-                                 " ".join(f"{w:.2f}" for _, w in pairs),
-                                 " ".join(f"{q:.2f}" for q in ratios), f"{statistics.median(ratios):.2f}",
-                                 f"{sum(q > 1 for q in ratios)}/{len(ratios)}"])
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], check=False)
+    with checked_out(args.base) as base:
+        for engine in args.engines.split(","):
+            for precision in args.precisions.split(","):
+                pairs = []
+                for r in range(args.rounds):
+                    order = [base, ROOT] if r % 2 == 0 else [ROOT, base]
+                    seconds = {tree: timed(tree, engine, args.tile, precision == "bf16", args.repeat)
+                               for tree in order}
+                    pairs.append((seconds[base], seconds[ROOT]))
+                ratios = [b / w for b, w in pairs]
+                rows.append([engine, args.tile or "1500x1000 engine", precision,
+                             " ".join(f"{b:.2f}" for b, _ in pairs),
+                             " ".join(f"{w:.2f}" for _, w in pairs),
+                             " ".join(f"{q:.2f}" for q in ratios), f"{statistics.median(ratios):.2f}",
+                             f"{sum(q > 1 for q in ratios)}/{len(ratios)}"])
     import torch
 
     print(f"{time.strftime('%Y-%m-%d %H:%M')}; base {args.base}; torch {torch.__version__}, "
